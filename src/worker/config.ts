@@ -1,0 +1,336 @@
+import { ConfigError } from "./errors.ts";
+
+/** Where the worker receives from: a queue, or a topic subscription. */
+export type EntityRef =
+  | { readonly kind: "queue"; readonly queue: string; readonly path: string }
+  | {
+      readonly kind: "subscription";
+      readonly topic: string;
+      readonly subscription: string;
+      readonly path: string;
+    };
+
+export interface ApiConfig {
+  readonly name: string;
+  /** Always ends with "/", so relative paths resolve under it. */
+  readonly baseUrl: string;
+  /** One scope, e.g. `api://<appId>/.default`. */
+  readonly scope: string;
+  /** Handlers of this API running at once; undefined = only the worker's concurrency limits it. */
+  readonly concurrency: number | undefined;
+  /** At most `cap` calls started per `intervalMs` (p-queue intervalCap); undefined = unlimited. */
+  readonly rateLimit: { readonly cap: number; readonly intervalMs: number } | undefined;
+}
+
+export type ServiceBusTarget =
+  | { readonly kind: "identity"; readonly fullyQualifiedNamespace: string }
+  | { readonly kind: "connectionString"; readonly connectionString: string; readonly endpoint: string };
+
+/** The worker's whole configuration, validated once and frozen. Units are in the names. */
+export interface WorkerConfig {
+  readonly serviceBus: ServiceBusTarget;
+  readonly entities: readonly EntityRef[];
+  readonly apis: Readonly<Record<string, ApiConfig>>;
+  readonly concurrency: number;
+  readonly readAhead: number;
+  readonly maxAttempts: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly handlerTimeoutMs: number;
+  readonly apiTimeoutMs: number;
+  readonly tokenTimeoutMs: number;
+  readonly maxLockRenewalMs: number;
+  readonly shutdownGraceMs: number;
+  readonly maxDeliveries: number | undefined;
+  readonly failOnMissingRoles: boolean;
+  readonly healthPort: number | undefined;
+  readonly logLevel: string;
+}
+
+interface Setting<T> {
+  readonly variable: string;
+  readonly default: T;
+  readonly doc: string;
+}
+
+/**
+ * Every tuning variable, its default and what it means. `docs/configuration.md` and the deployment files are
+ * checked against this table by tests, so it is the single source of truth.
+ */
+export const TUNING = {
+  concurrency: { variable: "WORKER_CONCURRENCY", default: 8, doc: "handlers running at once" },
+  readAhead: {
+    variable: "WORKER_READ_AHEAD",
+    default: 2,
+    doc: "messages received and locked beyond the running ones, waiting for a free slot",
+  },
+  maxAttempts: {
+    variable: "WORKER_MAX_ATTEMPTS",
+    default: 3,
+    doc: "handler attempts inside one delivery before the message is abandoned for redelivery",
+  },
+  backoffBaseMs: {
+    variable: "WORKER_BACKOFF_BASE_MS",
+    default: 500,
+    doc: "first retry delay (exponential, full jitter)",
+  },
+  backoffMaxMs: {
+    variable: "WORKER_BACKOFF_MAX_MS",
+    default: 10_000,
+    doc: "longest retry delay, Retry-After included",
+  },
+  handlerTimeoutMs: {
+    variable: "WORKER_HANDLER_TIMEOUT_MS",
+    default: 60_000,
+    doc: "one attempt's time limit",
+  },
+  apiTimeoutMs: { variable: "WORKER_API_TIMEOUT_MS", default: 15_000, doc: "one API request's time limit" },
+  tokenTimeoutMs: {
+    variable: "WORKER_TOKEN_TIMEOUT_MS",
+    default: 10_000,
+    doc: "time limit for getting a token (the SDK itself waits forever on a hanging endpoint)",
+  },
+  maxLockRenewalMs: {
+    variable: "WORKER_MAX_LOCK_RENEWAL_MS",
+    default: 300_000,
+    doc: "how long a running handler's message lock is kept renewed",
+  },
+  shutdownGraceMs: {
+    variable: "WORKER_SHUTDOWN_GRACE_MS",
+    default: 25_000,
+    doc: "on SIGTERM, time for running handlers to finish before they are aborted (Container Apps gives 30 s)",
+  },
+  maxDeliveries: {
+    variable: "WORKER_MAX_DELIVERIES",
+    default: undefined,
+    doc: "set to the entity's MaxDeliveryCount: on the last delivery the worker dead-letters with its own description (RetriesExhausted) instead of abandoning",
+  },
+  failOnMissingRoles: {
+    variable: "WORKER_FAIL_ON_MISSING_ROLES",
+    default: false,
+    doc: "refuse to start when the identity lacks a role a handler needs",
+  },
+  healthPort: {
+    variable: "WORKER_HEALTH_PORT",
+    default: 8080,
+    doc: "port of /healthz and /readyz; 0 = any free port; off = none",
+  },
+  logLevel: { variable: "LOG_LEVEL", default: "info", doc: "pino level: trace, debug, info, warn, error" },
+} as const satisfies Record<string, Setting<unknown>>;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+/**
+ * Reads the worker's configuration from the environment. Every problem is collected and reported together, each
+ * naming its variable and what was wrong, then the result is frozen.
+ */
+export function loadConfig(env: Env): WorkerConfig {
+  const problems: string[] = [];
+  const read = (name: string) => {
+    const value = env[name]?.trim();
+    return value === "" ? undefined : value;
+  };
+
+  const integer = (s: { variable: string; default: number | undefined }, min: number, max: number) => {
+    const raw = read(s.variable);
+    if (raw === undefined) return s.default;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+      problems.push(`${s.variable}: expected a whole number from ${min} to ${max}, got "${raw}"`);
+      return s.default;
+    }
+    return value;
+  };
+
+  const boolean = (s: { variable: string; default: boolean }) => {
+    const raw = read(s.variable)?.toLowerCase();
+    if (raw === undefined) return s.default;
+    if (["true", "1", "yes"].includes(raw)) return true;
+    if (["false", "0", "no"].includes(raw)) return false;
+    problems.push(`${s.variable}: expected true or false, got "${raw}"`);
+    return s.default;
+  };
+
+  const serviceBus = readServiceBus(read, problems);
+  const entities = readEntities(read("SERVICEBUS_ENTITIES"), problems);
+  const apis = readApis(env, problems);
+
+  const healthRaw = read(TUNING.healthPort.variable);
+  const healthPort = healthRaw?.toLowerCase() === "off" ? undefined : integer(TUNING.healthPort, 0, 65_535);
+
+  const logLevel = read(TUNING.logLevel.variable) ?? TUNING.logLevel.default;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`${TUNING.logLevel.variable}: expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  }
+
+  const config: WorkerConfig = {
+    serviceBus: serviceBus ?? { kind: "identity", fullyQualifiedNamespace: "" },
+    entities,
+    apis,
+    concurrency: integer(TUNING.concurrency, 1, 1000) ?? TUNING.concurrency.default,
+    readAhead: integer(TUNING.readAhead, 0, 1000) ?? TUNING.readAhead.default,
+    maxAttempts: integer(TUNING.maxAttempts, 1, 100) ?? TUNING.maxAttempts.default,
+    backoffBaseMs: integer(TUNING.backoffBaseMs, 0, 3_600_000) ?? TUNING.backoffBaseMs.default,
+    backoffMaxMs: integer(TUNING.backoffMaxMs, 0, 3_600_000) ?? TUNING.backoffMaxMs.default,
+    handlerTimeoutMs: integer(TUNING.handlerTimeoutMs, 1, 86_400_000) ?? TUNING.handlerTimeoutMs.default,
+    apiTimeoutMs: integer(TUNING.apiTimeoutMs, 1, 3_600_000) ?? TUNING.apiTimeoutMs.default,
+    tokenTimeoutMs: integer(TUNING.tokenTimeoutMs, 1, 600_000) ?? TUNING.tokenTimeoutMs.default,
+    maxLockRenewalMs: integer(TUNING.maxLockRenewalMs, 0, 86_400_000) ?? TUNING.maxLockRenewalMs.default,
+    shutdownGraceMs: integer(TUNING.shutdownGraceMs, 0, 3_600_000) ?? TUNING.shutdownGraceMs.default,
+    maxDeliveries: integer(TUNING.maxDeliveries, 1, 2000),
+    failOnMissingRoles: boolean(TUNING.failOnMissingRoles),
+    healthPort,
+    logLevel,
+  };
+  if (config.backoffMaxMs < config.backoffBaseMs) {
+    problems.push(
+      `${TUNING.backoffMaxMs.variable}: must be at least ${TUNING.backoffBaseMs.variable} (${config.backoffBaseMs}), got ${config.backoffMaxMs}`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function readServiceBus(
+  read: (n: string) => string | undefined,
+  problems: string[],
+): ServiceBusTarget | undefined {
+  const fqns = read("SERVICEBUS_FULLY_QUALIFIED_NAMESPACE");
+  const connectionString = read("SERVICEBUS_CONNECTION_STRING");
+  if (fqns && connectionString) {
+    problems.push(
+      "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE and SERVICEBUS_CONNECTION_STRING are both set: set only one (the namespace for managed identity, the connection string only for emulators)",
+    );
+    return undefined;
+  }
+  if (fqns) {
+    if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(fqns)) {
+      problems.push(
+        `SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: expected a host name such as mynamespace.servicebus.windows.net (optionally :port), got "${fqns}"`,
+      );
+    }
+    return { kind: "identity", fullyQualifiedNamespace: fqns };
+  }
+  if (connectionString) {
+    const endpoint = /(?:^|;)\s*Endpoint\s*=\s*([^;]+)/i.exec(connectionString)?.[1];
+    if (!endpoint) {
+      // Never echo the connection string: it carries a key.
+      problems.push("SERVICEBUS_CONNECTION_STRING: has no Endpoint=sb://… part");
+      return undefined;
+    }
+    return { kind: "connectionString", connectionString, endpoint };
+  }
+  problems.push(
+    "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: required (e.g. mynamespace.servicebus.windows.net); or SERVICEBUS_CONNECTION_STRING for an emulator",
+  );
+  return undefined;
+}
+
+function readEntities(raw: string | undefined, problems: string[]): EntityRef[] {
+  if (!raw) {
+    problems.push("SERVICEBUS_ENTITIES: required: comma-separated queues or topic/subscriptions/name");
+    return [];
+  }
+  const entities: EntityRef[] = [];
+  for (const part of raw.split(",").map((s) => s.trim())) {
+    const segments = part.split("/");
+    const valid = (s: string | undefined) => s !== undefined && /^[A-Za-z0-9][\w.-]*$/.test(s);
+    if (segments.length === 1 && valid(segments[0])) {
+      entities.push({ kind: "queue", queue: part, path: part });
+    } else if (
+      segments.length === 3 &&
+      segments[1]?.toLowerCase() === "subscriptions" &&
+      valid(segments[0]) &&
+      valid(segments[2])
+    ) {
+      entities.push({
+        kind: "subscription",
+        topic: segments[0]!,
+        subscription: segments[2]!,
+        path: `${segments[0]}/subscriptions/${segments[2]}`,
+      });
+    } else {
+      problems.push(`SERVICEBUS_ENTITIES: "${part}" is neither a queue name nor topic/subscriptions/name`);
+    }
+  }
+  const paths = entities.map((e) => e.path.toLowerCase());
+  if (new Set(paths).size !== paths.length)
+    problems.push(`SERVICEBUS_ENTITIES: lists an entity twice: "${raw}"`);
+  return entities;
+}
+
+function readApis(env: Env, problems: string[]): Record<string, ApiConfig> {
+  const names = new Set<string>();
+  for (const key of Object.keys(env)) {
+    const match = /^API_([A-Z0-9_]+?)_(BASE_URL|SCOPE|CONCURRENCY|RATE_LIMIT)$/.exec(key);
+    if (match?.[1]) names.add(match[1]);
+  }
+  const apis: Record<string, ApiConfig> = {};
+  for (const upper of names) {
+    const name = upper.toLowerCase();
+    const v = (suffix: string) => env[`API_${upper}_${suffix}`]?.trim() || undefined;
+    const baseUrlRaw = v("BASE_URL");
+    const scope = v("SCOPE");
+    let baseUrl = "";
+    if (!baseUrlRaw)
+      problems.push(`API_${upper}_BASE_URL: required because other API_${upper}_* variables are set`);
+    else {
+      try {
+        const url = new URL(baseUrlRaw);
+        if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("not http(s)");
+        if (url.username || url.password) {
+          problems.push(
+            `API_${upper}_BASE_URL: must not carry credentials; tokens come from the managed identity`,
+          );
+        }
+        baseUrl = url.href.endsWith("/") ? url.href : `${url.href}/`;
+      } catch {
+        problems.push(`API_${upper}_BASE_URL: expected an http(s) URL, got "${baseUrlRaw}"`);
+      }
+    }
+    if (!scope) {
+      problems.push(`API_${upper}_SCOPE: required, e.g. api://<appId>/.default`);
+    } else if (/\s/.test(scope)) {
+      problems.push(
+        `API_${upper}_SCOPE: exactly one scope is allowed (managed identities take one), got "${scope}"`,
+      );
+    } else if (!scope.endsWith("/.default")) {
+      problems.push(
+        `API_${upper}_SCOPE: app-only tokens need a /.default scope, e.g. api://<appId>/.default; got "${scope}"`,
+      );
+    }
+    let concurrency: number | undefined;
+    const concurrencyRaw = v("CONCURRENCY");
+    if (concurrencyRaw !== undefined) {
+      concurrency = Number(concurrencyRaw);
+      if (!/^\d+$/.test(concurrencyRaw) || concurrency < 1) {
+        problems.push(`API_${upper}_CONCURRENCY: expected a whole number >= 1, got "${concurrencyRaw}"`);
+      }
+    }
+    let rateLimit: ApiConfig["rateLimit"];
+    const rateRaw = v("RATE_LIMIT");
+    if (rateRaw !== undefined) {
+      const m = /^(\d+)\/(\d+)(ms|s|m)$/.exec(rateRaw);
+      if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
+        problems.push(
+          `API_${upper}_RATE_LIMIT: expected calls/interval such as 10/1s, 600/1m or 5/250ms, got "${rateRaw}"`,
+        );
+      } else {
+        const unit = { ms: 1, s: 1000, m: 60_000 }[m[3] as "ms" | "s" | "m"];
+        rateLimit = { cap: Number(m[1]), intervalMs: Number(m[2]) * unit };
+      }
+    }
+    apis[name] = { name, baseUrl, scope: scope ?? "", concurrency, rateLimit };
+  }
+  return apis;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,262 @@
+import type { ServiceBusReceivedMessage } from "@azure/service-bus";
+import { trace } from "@opentelemetry/api";
+import type { Logger } from "pino";
+
+import { ATTR } from "../telemetry/attributes.ts";
+import { createApiClient, type RoleTokenSource } from "./api-client.ts";
+import { retryDelayMs, sleep } from "./backoff.ts";
+import type { ApiConfig, WorkerConfig } from "./config.ts";
+import { InvalidBodyError, LockLostError, NoHandlerError } from "./errors.ts";
+import type { Handler, HandlerMap, MessageInfo } from "./handler.ts";
+import { classifyFailure, describe, normaliseAbortReason, type Outcome } from "./outcome.ts";
+import { excerpt } from "./redact.ts";
+
+/** The parts of a received message a delivery uses. */
+export type ReceivedMessage = Pick<
+  ServiceBusReceivedMessage,
+  | "body"
+  | "messageId"
+  | "subject"
+  | "deliveryCount"
+  | "enqueuedTimeUtc"
+  | "correlationId"
+  | "applicationProperties"
+>;
+
+export interface DeliverySignals {
+  /** Stop was requested: no new in-process retries, abandon instead. */
+  readonly draining: AbortSignal;
+  /** The shutdown grace period is over: abort the handler now. */
+  readonly abortNow: AbortSignal;
+  /** The message lock could not be renewed. */
+  readonly lockLost: AbortSignal;
+}
+
+export interface DeliveryDeps {
+  readonly handlers: HandlerMap;
+  readonly apis: Readonly<Record<string, ApiConfig>>;
+  readonly tokens: RoleTokenSource;
+  readonly config: WorkerConfig;
+  readonly log: Logger;
+  readonly fetch?: typeof fetch;
+}
+
+/** The subject a message is routed by: its subject, or the application property `type` when it has none. */
+export function subjectOf(message: ReceivedMessage): string | undefined {
+  const type = message.applicationProperties?.type;
+  return message.subject ?? (typeof type === "string" ? type : undefined);
+}
+
+/** Finds the handler for a message, or the reason there is none. */
+export function handlerFor(message: ReceivedMessage, handlers: HandlerMap): Handler {
+  const subject = subjectOf(message);
+  const handler = subject === undefined ? undefined : handlers[subject];
+  if (!handler) throw new NoHandlerError(subject, Object.keys(handlers));
+  return handler;
+}
+
+/** Parses and validates the body against the handler's schema, naming every problem without echoing values. */
+export function parseBody(message: ReceivedMessage, handler: Handler): unknown {
+  let body: unknown = message.body;
+  if (Buffer.isBuffer(body)) {
+    const bytes = body;
+    try {
+      body = JSON.parse(bytes.toString("utf8"));
+    } catch {
+      throw new InvalidBodyError(
+        `The body is not JSON (${bytes.length} bytes). Handler '${handler.subject}' expects a JSON object.`,
+      );
+    }
+  } else if (typeof body === "string") {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // A plain string body; let the schema judge it.
+    }
+  }
+  const parsed = handler.body.safeParse(body);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .slice(0, 10)
+      .map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`)
+      .join("; ");
+    throw new InvalidBodyError(`The body does not match handler '${handler.subject}': ${issues}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Runs one delivery of one message to the end: routing, body validation, then up to WORKER_MAX_ATTEMPTS attempts
+ * with backoff while transient failures last. Returns the outcome; settling it is the caller's job.
+ *
+ * How in-process attempts and Service Bus deliveries combine: a delivery makes at most `maxAttempts` attempts and
+ * is then abandoned, so the broker redelivers (delivery count + 1) until its MaxDeliveryCount dead-letters the
+ * message. A handler therefore runs at most maxAttempts × MaxDeliveryCount times. With WORKER_MAX_DELIVERIES set to
+ * the entity's MaxDeliveryCount, the last delivery dead-letters itself (RetriesExhausted) with a useful description.
+ */
+export async function runDelivery(
+  message: ReceivedMessage,
+  entity: string,
+  deps: DeliveryDeps,
+  signals: DeliverySignals,
+): Promise<Outcome> {
+  const { config } = deps;
+  const deliveryCount = message.deliveryCount ?? 0;
+  const traceId = trace.getActiveSpan()?.spanContext().traceId;
+  const info: MessageInfo = {
+    messageId: String(message.messageId ?? ""),
+    subject: subjectOf(message),
+    deliveryCount,
+    enqueuedTime: message.enqueuedTimeUtc,
+    correlationId: message.correlationId === undefined ? undefined : String(message.correlationId),
+    applicationProperties: message.applicationProperties ?? {},
+    entity,
+  };
+  const baseLog = deps.log.child({ messageId: info.messageId, subject: info.subject, deliveryCount });
+  const deadLetter = (
+    reason: Extract<Outcome, { kind: "deadLetter" }>["reason"],
+    message: string,
+    attempts: number,
+    lastStatus?: number,
+  ): Outcome => ({
+    kind: "deadLetter",
+    reason,
+    description: describe({ message, attempts, deliveryCount, lastStatus, traceId }),
+    properties: {
+      "keyless-attempts": attempts,
+      ...(lastStatus !== undefined ? { "keyless-last-status": lastStatus } : {}),
+      ...(traceId ? { "keyless-trace-id": traceId } : {}),
+    },
+  });
+
+  let handler: Handler;
+  let body: unknown;
+  try {
+    handler = handlerFor(message, deps.handlers);
+    trace.getActiveSpan()?.setAttribute(ATTR.KEYLESS_HANDLER, handler.subject);
+    body = parseBody(message, handler);
+  } catch (error) {
+    const failure = classifyFailure(error);
+    return failure.kind === "permanent"
+      ? deadLetter(failure.reason, failure.message, 0)
+      : { kind: "abandon", why: failure.message, properties: {} };
+  }
+  const api = deps.apis[handler.api.toLowerCase()];
+  if (!api) {
+    // Caught at start-up by the preflight; kept so a message can never crash the worker.
+    return deadLetter(
+      "NoHandler",
+      `Handler '${handler.subject}' calls API "${handler.api}", which is not configured (API_${handler.api.toUpperCase()}_BASE_URL).`,
+      0,
+    );
+  }
+
+  let lastStatus: number | undefined;
+  for (let attempt = 1; ; attempt += 1) {
+    const log = baseLog.child({ attempt });
+    const timeout = AbortSignal.timeout(config.handlerTimeoutMs);
+    const signal = AbortSignal.any([timeout, signals.lockLost, signals.abortNow]);
+    const ctx = {
+      body,
+      message: info,
+      api: createApiClient({
+        api,
+        roles: handler.roles,
+        tokens: deps.tokens,
+        idempotencyKey: info.messageId,
+        signal,
+        timeoutMs: config.apiTimeoutMs,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      }),
+      signal,
+      log,
+      attempt,
+    };
+    try {
+      await raceAbort(handler.handle(ctx), signal);
+      return { kind: "complete" };
+    } catch (thrown) {
+      const error = signal.aborted ? normaliseAbortReason(signal.reason, config.handlerTimeoutMs) : thrown;
+      if (signals.lockLost.aborted)
+        return { kind: "lockLost", why: excerpt(String((signals.lockLost.reason as Error)?.message)) };
+      if (signals.abortNow.aborted) {
+        return {
+          kind: "abandon",
+          why: "shutdown grace period over",
+          properties: { "keyless-abandoned-by": "shutdown" },
+        };
+      }
+      const failure = classifyFailure(error);
+      if (failure.kind === "permanent")
+        return deadLetter(failure.reason, failure.message, attempt, lastStatus);
+      lastStatus = failure.status ?? lastStatus;
+      const last = attempt >= config.maxAttempts || signals.draining.aborted;
+      if (last) {
+        if (config.maxDeliveries !== undefined && deliveryCount + 1 >= config.maxDeliveries) {
+          return deadLetter(
+            "RetriesExhausted",
+            `Still failing after ${deliveryCount + 1} deliveries: ${failure.message}`,
+            attempt,
+            lastStatus,
+          );
+        }
+        log.warn(
+          { err: excerpt(failure.message) },
+          "transient failure, attempts used up: abandoning for redelivery",
+        );
+        return {
+          kind: "abandon",
+          why: failure.message,
+          properties: {
+            "keyless-last-error": excerpt(failure.message, 200),
+            "keyless-attempts": attempt,
+            ...(lastStatus !== undefined ? { "keyless-last-status": lastStatus } : {}),
+          },
+        };
+      }
+      const delayMs = retryDelayMs(attempt, {
+        baseMs: config.backoffBaseMs,
+        maxMs: config.backoffMaxMs,
+        retryAfterMs: failure.retryAfterMs,
+      });
+      trace.getActiveSpan()?.addEvent("retry", {
+        [ATTR.KEYLESS_ATTEMPT]: attempt,
+        [ATTR.KEYLESS_RETRY_DELAY_MS]: delayMs,
+        [ATTR.KEYLESS_RETRY_REASON]: excerpt(failure.message, 200),
+        ...(failure.status !== undefined ? { [ATTR.HTTP_STATUS]: failure.status } : {}),
+      });
+      log.info({ delayMs, reason: excerpt(failure.message, 200) }, "transient failure, retrying");
+      try {
+        await sleep(delayMs, AbortSignal.any([signals.draining, signals.lockLost, signals.abortNow]));
+      } catch {
+        if (signals.lockLost.aborted) return { kind: "lockLost", why: "lock lost while waiting to retry" };
+        return {
+          kind: "abandon",
+          why: "stopping while waiting to retry",
+          properties: { "keyless-attempts": attempt },
+        };
+      }
+    }
+  }
+}
+
+/** Stops waiting for a handler that ignores its signal; the handler's promise is left to settle on its own. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e as Error);
+      },
+    );
+  });
+}
+
+export { LockLostError };

@@ -1,0 +1,52 @@
+import type { Logger } from "pino";
+import type { z } from "zod";
+
+import type { ApiClient } from "./api-client.ts";
+
+/** What a handler may know about the message it is handling. Never the SDK's message object. */
+export interface MessageInfo {
+  readonly messageId: string;
+  readonly subject: string | undefined;
+  /** Service Bus deliveries before this one (0 on the first delivery), as the JS SDK reports it. */
+  readonly deliveryCount: number;
+  readonly enqueuedTime: Date | undefined;
+  readonly correlationId: string | undefined;
+  readonly applicationProperties: Readonly<Record<string, unknown>>;
+  /** The queue or topic/subscriptions/name it came from. */
+  readonly entity: string;
+}
+
+/** The one argument a handler gets. */
+export interface HandlerContext<Body> {
+  /** The message body, parsed as JSON and validated by the handler's schema. */
+  readonly body: Body;
+  readonly message: MessageInfo;
+  /** A client for the handler's own API only, carrying a token with the handler's roles. */
+  readonly api: ApiClient;
+  /** Aborted on handler timeout, lock loss and shutdown; pass it on to anything that waits. */
+  readonly signal: AbortSignal;
+  /** A logger bound to this message (id, subject, delivery count, attempt). */
+  readonly log: Logger;
+  /** 1 for the first attempt in this delivery. */
+  readonly attempt: number;
+}
+
+/** A handler: one kind of message, the API it calls, the roles it needs there, and what to do. */
+export interface Handler<Schema extends z.ZodType = z.ZodType> {
+  /** The message subject it serves (messages without a subject are matched on application property `type`). */
+  readonly subject: string;
+  readonly body: Schema;
+  /** The name of the API it calls, as in API_<NAME>_BASE_URL (case-insensitive). */
+  readonly api: string;
+  /** App role values the token for that API must carry. */
+  readonly roles: readonly string[];
+  handle(ctx: HandlerContext<z.infer<Schema>>): Promise<void>;
+}
+
+/** Handlers keyed by the subject they serve. */
+export type HandlerMap = Readonly<Record<string, Handler>>;
+
+/** Declares a handler with its body type inferred from its schema. */
+export function defineHandler<Schema extends z.ZodType>(handler: Handler<Schema>): Handler<Schema> {
+  return handler;
+}

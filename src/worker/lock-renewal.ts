@@ -1,0 +1,75 @@
+import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
+import type { Logger } from "pino";
+
+import { LockLostError } from "./errors.ts";
+import { excerpt } from "./redact.ts";
+
+export interface LockKeeper {
+  /** Aborted with a LockLostError when the lock is gone or will not be renewed any more. */
+  readonly lockLost: AbortSignal;
+  stop(): void;
+}
+
+/**
+ * Keeps a peek-lock message's lock alive from receipt until it is settled, for at most `maxRenewalMs`.
+ * We renew ourselves (the SDK's auto-renewal is off) so that a lost lock aborts the handler instead of letting it
+ * finish work whose settlement would fail.
+ */
+export function keepLockRenewed(
+  receiver: Pick<ServiceBusReceiver, "renewMessageLock">,
+  message: ServiceBusReceivedMessage,
+  options: { maxRenewalMs: number; log: Logger; now?: () => number },
+): LockKeeper {
+  const now = options.now ?? Date.now;
+  const controller = new AbortController();
+  const renewUntil = now() + options.maxRenewalMs;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const lose = (why: string) => {
+    if (!controller.signal.aborted) controller.abort(new LockLostError(why));
+  };
+
+  const schedule = () => {
+    if (stopped) return;
+    const lockedUntil = message.lockedUntilUtc?.getTime();
+    if (lockedUntil === undefined) return; // receive-and-delete: no lock to keep
+    const remaining = lockedUntil - now();
+    // Renew with a margin: half the remaining time, at most 10 s before expiry (what the SDK does too).
+    const renewIn = Math.max(0, remaining - Math.min(remaining / 2, 10_000));
+    if (now() + renewIn > renewUntil) {
+      timer = setTimeout(
+        () => lose(`lock expired: renewed for the maximum of ${options.maxRenewalMs} ms`),
+        Math.max(0, remaining),
+      );
+      return;
+    }
+    timer = setTimeout(renew, renewIn);
+  };
+
+  const renew = async () => {
+    if (stopped) return;
+    try {
+      await receiver.renewMessageLock(message);
+      schedule();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const lockedUntil = message.lockedUntilUtc?.getTime() ?? 0;
+      if (code !== "MessageLockLost" && lockedUntil - now() > 2_000 && !stopped) {
+        options.log.warn({ err: excerpt(String(error)) }, "lock renewal failed; trying again");
+        timer = setTimeout(renew, 1_000);
+        return;
+      }
+      lose(`lock renewal failed: ${excerpt((error as Error).message ?? String(error), 200)}`);
+    }
+  };
+
+  schedule();
+  return {
+    lockLost: controller.signal,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
+import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
+import type { Logger } from "pino";
+
+import { retryDelayMs, sleep } from "./backoff.ts";
+import type { EntityRef } from "./config.ts";
+import { excerpt } from "./redact.ts";
+
+export interface ReceiveLoopOptions {
+  readonly client: () => ServiceBusClient;
+  readonly entity: EntityRef;
+  /** Most messages held at once: concurrency + read-ahead. */
+  readonly budget: number;
+  readonly held: () => number;
+  readonly waitForRoom: (budget: number, signal: AbortSignal) => Promise<void>;
+  /** `done` is called once the message is settled (or given up), so a retired receiver can be closed. */
+  readonly dispatch: (
+    message: ServiceBusReceivedMessage,
+    receiver: ServiceBusReceiver,
+    entity: EntityRef,
+    done: () => void,
+  ) => void;
+  readonly stop: AbortSignal;
+  readonly log: Logger;
+  /** Told whether the loop is currently receiving successfully (readiness). */
+  readonly onHealth: (healthy: boolean, problem?: string) => void;
+  /** Most time one receive call may wait for a first message. */
+  readonly maxWaitMs?: number;
+}
+
+/** After this many failed receives in a row the receiver is thrown away and made anew. */
+const FAILURES_BEFORE_NEW_RECEIVER = 3;
+
+/**
+ * Pulls messages from one entity, only as many as there is room for, and hands them to the dispatcher.
+ * It owns its receivers: a receiver that keeps failing (or hangs) is replaced, because the SDK alone can stop
+ * receiving silently after connection trouble. A replaced receiver is closed only once the messages it delivered
+ * are settled, since settling needs it.
+ */
+export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
+  const maxWaitMs = o.maxWaitMs ?? 5_000;
+  const outstanding = new Map<ServiceBusReceiver, number>();
+  const retire = new Set<ServiceBusReceiver>();
+  const closeIfDone = async (receiver: ServiceBusReceiver) => {
+    if (retire.has(receiver) && (outstanding.get(receiver) ?? 0) === 0) {
+      retire.delete(receiver);
+      outstanding.delete(receiver);
+      await receiver.close().catch(() => undefined);
+    }
+  };
+  const create = () =>
+    // Opened under the root context so the SDK's spans never adopt whatever span happened to be active here.
+    otelContext.with(ROOT_CONTEXT, () =>
+      o.entity.kind === "queue"
+        ? o
+            .client()
+            .createReceiver(o.entity.queue, { receiveMode: "peekLock", maxAutoLockRenewalDurationInMs: 0 })
+        : o.client().createReceiver(o.entity.topic, o.entity.subscription, {
+            receiveMode: "peekLock",
+            maxAutoLockRenewalDurationInMs: 0,
+          }),
+    );
+
+  let receiver = create();
+  let failures = 0;
+  while (!o.stop.aborted) {
+    await o.waitForRoom(o.budget, o.stop);
+    if (o.stop.aborted) break;
+    const room = o.budget - o.held();
+    if (room <= 0) continue;
+    let messages: ServiceBusReceivedMessage[];
+    try {
+      messages = await withWatchdog(
+        receiver.receiveMessages(room, { maxWaitTimeInMs: maxWaitMs, abortSignal: o.stop }),
+        maxWaitMs + 30_000,
+      );
+      failures = 0;
+      o.onHealth(true);
+    } catch (error) {
+      if (o.stop.aborted) break;
+      failures += 1;
+      const problem = excerpt(
+        `${(error as { code?: string }).code ?? (error as Error).name}: ${(error as Error).message}`,
+        300,
+      );
+      o.onHealth(false, problem);
+      o.log.warn({ entity: o.entity.path, failures, err: problem }, "receiving failed; retrying");
+      if (failures >= FAILURES_BEFORE_NEW_RECEIVER) {
+        o.log.warn({ entity: o.entity.path }, "replacing the receiver after repeated failures");
+        retire.add(receiver);
+        void closeIfDone(receiver);
+        receiver = create();
+        failures = 0;
+      }
+      await sleep(retryDelayMs(failures + 1, { baseMs: 500, maxMs: 10_000 }), o.stop).catch(() => undefined);
+      continue;
+    }
+    for (const message of messages) {
+      const from = receiver;
+      outstanding.set(from, (outstanding.get(from) ?? 0) + 1);
+      o.dispatch(message, from, o.entity, () => {
+        outstanding.set(from, (outstanding.get(from) ?? 1) - 1);
+        void closeIfDone(from);
+      });
+    }
+  }
+  retire.add(receiver);
+}
+
+/** Rejects when a receive call outlives its own wait by far: a sign of a silently dead link. */
+function withWatchdog<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const watchdog = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`receive did not return within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, watchdog]).finally(() => clearTimeout(timer));
+}
