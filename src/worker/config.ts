@@ -199,12 +199,8 @@ function readServiceBus(
 ): ServiceBusTarget | undefined {
   const fqns = read("SERVICEBUS_FULLY_QUALIFIED_NAMESPACE");
   const connectionString = read("SERVICEBUS_CONNECTION_STRING");
-  if (fqns && connectionString) {
-    problems.push(
-      "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE and SERVICEBUS_CONNECTION_STRING are both set: set only one (the namespace for managed identity, the connection string only for emulators)",
-    );
-    return undefined;
-  }
+  // When both are set (as `keyless stack --env-file` writes them), the namespace and the managed identity win:
+  // that is the path production takes. The connection string is then ignored, never logged.
   if (fqns) {
     if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(fqns)) {
       problems.push(
