@@ -1,0 +1,40 @@
+import { metrics } from "@opentelemetry/api";
+
+import { TRACER_NAME } from "./attributes.ts";
+
+const meter = () => metrics.getMeter(TRACER_NAME);
+
+/**
+ * The worker's metrics. Instruments come from the global meter provider, so they cost nothing until telemetry is
+ * started; they are created lazily because the provider is registered after this module loads.
+ */
+export const workerMetrics = {
+  messages: lazy(() =>
+    meter().createCounter("keyless.messages", { description: "settled deliveries by outcome" }),
+  ),
+  processingDuration: lazy(() =>
+    meter().createHistogram("keyless.message.duration", { description: "receipt to settlement", unit: "ms" }),
+  ),
+  inFlight: lazy(() =>
+    meter().createUpDownCounter("keyless.messages.in_flight", {
+      description: "messages received and not yet settled",
+    }),
+  ),
+  retries: lazy(() => meter().createCounter("keyless.retries", { description: "in-process retries" })),
+  tokenAcquisitions: lazy(() =>
+    meter().createCounter("keyless.token.acquisitions", {
+      description: "role-scoped token requests by cache hit",
+    }),
+  ),
+  apiCallDuration: lazy(() =>
+    meter().createHistogram("keyless.api.duration", {
+      description: "API call duration by status",
+      unit: "ms",
+    }),
+  ),
+};
+
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}

@@ -1,0 +1,77 @@
+import { AzureSdkInstrumentation } from "@azure/opentelemetry-instrumentation-azure-sdk";
+import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import { BatchSpanProcessor, ConsoleSpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
+
+export type TelemetryMode = "otlp" | "console" | "off";
+
+export interface Telemetry {
+  readonly mode: TelemetryMode;
+  /** Flushes and stops exporting; call it last on shutdown. */
+  shutdown(): Promise<void>;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * What the standard OTEL_* variables ask for: OTLP over HTTP when an endpoint is set, the console when
+ * OTEL_TRACES_EXPORTER=console, nothing otherwise (and nothing when OTEL_SDK_DISABLED=true).
+ */
+export function telemetryMode(env: Env): TelemetryMode {
+  if (env.OTEL_SDK_DISABLED?.toLowerCase() === "true") return "off";
+  if (env.OTEL_TRACES_EXPORTER?.toLowerCase() === "none") return "off";
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return "otlp";
+  if (env.OTEL_TRACES_EXPORTER?.toLowerCase() === "console") return "console";
+  return "off";
+}
+
+/**
+ * Starts OpenTelemetry (the 3.x line: api 1.10, sdk-node 0.301) before the worker loads, so the Azure SDK's own
+ * spans are captured. Extra span processors (the dev view, tests) are added whatever the mode.
+ */
+export async function startTelemetry(
+  env: Env,
+  options: { serviceName?: string; spanProcessors?: SpanProcessor[] } = {},
+): Promise<Telemetry> {
+  const mode = telemetryMode(env);
+  const extra = options.spanProcessors ?? [];
+  if (mode === "off" && extra.length === 0) return { mode, shutdown: async () => undefined };
+
+  const spanProcessors: SpanProcessor[] = [...extra];
+  if (mode === "otlp") spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }));
+  if (mode === "console")
+    spanProcessors.push(new BatchSpanProcessor({ exporter: new ConsoleSpanExporter() }));
+  const metricReaders =
+    mode === "otlp" && (env.OTEL_METRICS_EXPORTER ?? "otlp") !== "none"
+      ? [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter() })]
+      : [];
+
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME ?? options.serviceName ?? "keyless-worker",
+    spanProcessors,
+    metricReaders,
+    // Instrumentations that patch modules are not used: we make our own spans, and hook the Azure SDK below.
+    instrumentations: [],
+  });
+  sdk.start();
+  await instrumentAzureSdk();
+  return {
+    mode,
+    shutdown: async () => {
+      await sdk.shutdown();
+    },
+  };
+}
+
+/**
+ * Turns on the Azure SDK's own spans. Its instrumentation patches @azure/core-tracing when it is required, which
+ * misses ESM imports; applying the same patch to the ESM module we (and the SDK) import works for both.
+ */
+async function instrumentAzureSdk(): Promise<void> {
+  const coreTracing = await import("@azure/core-tracing");
+  for (const definition of new AzureSdkInstrumentation().getModuleDefinitions()) {
+    definition.patch?.(coreTracing);
+  }
+}
