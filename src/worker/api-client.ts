@@ -1,6 +1,7 @@
 import { context as otelContext, propagation } from "@opentelemetry/api";
 
 import { ATTR } from "../telemetry/attributes.ts";
+import { workerMetrics } from "../telemetry/metrics.ts";
 import { SpanKind, withSpan } from "../telemetry/span.ts";
 import { parseRetryAfter } from "./backoff.ts";
 import type { ApiConfig } from "./config.ts";
@@ -13,7 +14,7 @@ export interface RoleTokenSource {
     api: { name: string; scope: string },
     requiredRoles: readonly string[],
     options?: { forceRefresh?: boolean; signal?: AbortSignal },
-  ): Promise<{ token: string; claims: { objectId: string; roles: readonly string[] } }>;
+  ): Promise<{ token: string; claims: { objectId: string; roles: readonly string[] }; fromCache?: boolean }>;
 }
 
 export interface ApiResponse {
@@ -98,6 +99,25 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     }
   };
 
+  // A child span per token acquisition: API, scope and cache hit, never the token.
+  const acquireToken = (forceRefresh: boolean) =>
+    withSpan(
+      `token ${api.name}`,
+      {
+        attributes: { [ATTR.KEYLESS_API]: api.name, [ATTR.KEYLESS_SCOPE]: api.scope },
+        isExpectedError: (e) => (e as { name?: string }).name === "MissingAppRoleError",
+      },
+      async (span) => {
+        const result = await tokens.getToken(api, options.roles, { forceRefresh, signal: options.signal });
+        const cacheHit = result.fromCache === true;
+        span.setAttribute(ATTR.KEYLESS_TOKEN_CACHE_HIT, cacheHit);
+        workerMetrics
+          .tokenAcquisitions()
+          .add(1, { [ATTR.KEYLESS_API]: api.name, [ATTR.KEYLESS_TOKEN_CACHE_HIT]: cacheHit });
+        return result.token;
+      },
+    );
+
   const readBody = async (response: Response): Promise<unknown> => {
     const text = await response.text();
     if (text === "") return undefined;
@@ -128,7 +148,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         isExpectedError: (e) => e instanceof PermanentError,
       },
       async (span) => {
-        let { token } = await tokens.getToken(api, options.roles, { signal: options.signal });
+        let token = await acquireToken(false);
+        const sentAt = Date.now();
         let response = await send(upper, url, token, o);
         if (response.status === 401) {
           // A rotated key or a revoked token: one fresh token, one more try.
@@ -141,6 +162,11 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           response = await send(upper, url, token, o);
         }
         span.setAttribute(ATTR.HTTP_STATUS, response.status);
+        workerMetrics.apiCallDuration().record(Date.now() - sentAt, {
+          [ATTR.KEYLESS_API]: api.name,
+          [ATTR.HTTP_METHOD]: upper,
+          [ATTR.HTTP_STATUS]: response.status,
+        });
         const body = await readBody(response);
         if (response.ok) return { status: response.status, headers: response.headers, body };
         const what = `${upper} ${url.pathname}`;

@@ -3,6 +3,7 @@ import { trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
 import { ATTR } from "../telemetry/attributes.ts";
+import { workerMetrics } from "../telemetry/metrics.ts";
 import { createApiClient, type RoleTokenSource } from "./api-client.ts";
 import { retryDelayMs, sleep } from "./backoff.ts";
 import type { ApiConfig, WorkerConfig } from "./config.ts";
@@ -225,6 +226,7 @@ export async function runDelivery(
         [ATTR.KEYLESS_RETRY_REASON]: excerpt(failure.message, 200),
         ...(failure.status !== undefined ? { [ATTR.HTTP_STATUS]: failure.status } : {}),
       });
+      workerMetrics.retries().add(1, { [ATTR.KEYLESS_HANDLER]: handler.subject });
       log.info({ delayMs, reason: excerpt(failure.message, 200) }, "transient failure, retrying");
       try {
         await sleep(delayMs, AbortSignal.any([signals.draining, signals.lockLost, signals.abortNow]));

@@ -4,6 +4,7 @@ import PQueue from "p-queue";
 import type { Logger } from "pino";
 
 import { ATTR, SERVICEBUS_SYSTEM } from "../telemetry/attributes.ts";
+import { workerMetrics } from "../telemetry/metrics.ts";
 import { producerContext } from "../telemetry/message-context.ts";
 import { SpanKind, withSpan } from "../telemetry/span.ts";
 import type { RoleTokenSource } from "./api-client.ts";
@@ -102,6 +103,7 @@ export class Dispatcher {
     done?: () => void,
   ): void {
     this.#held += 1;
+    workerMetrics.inFlight().add(1, { [ATTR.MESSAGING_DESTINATION]: entity.path });
     const receivedAt = Date.now();
     const log = this.#o.log.child({ entity: entity.path });
     const lock = keepLockRenewed(receiver, message, { maxRenewalMs: this.#o.config.maxLockRenewalMs, log });
@@ -125,6 +127,7 @@ export class Dispatcher {
       } finally {
         lock.stop();
         done?.();
+        workerMetrics.inFlight().add(-1, { [ATTR.MESSAGING_DESTINATION]: entity.path });
         this.#held -= 1;
         this.#roomWaiters.splice(0).forEach((wake) => wake());
         if (this.#held === 0) this.#idleWaiters.splice(0).forEach((wake) => wake());
@@ -224,6 +227,13 @@ export class Dispatcher {
           });
         }
         const settled = await settle(receiver, message, outcome, entity.path, messageLog);
+        const labels = {
+          [ATTR.MESSAGING_DESTINATION]: entity.path,
+          [ATTR.KEYLESS_OUTCOME]: outcome.kind,
+          ...(outcome.kind === "deadLetter" ? { [ATTR.KEYLESS_DEAD_LETTER_REASON]: outcome.reason } : {}),
+        };
+        workerMetrics.messages().add(1, labels);
+        workerMetrics.processingDuration().record(Date.now() - receivedAt, labels);
         this.#o.onOutcome?.({
           entity: entity.path,
           messageId: String(message.messageId ?? ""),
