@@ -118,6 +118,33 @@ export const TUNING = {
   logLevel: { variable: "LOG_LEVEL", default: "info", doc: "pino level: trace, debug, info, warn, error" },
 } as const satisfies Record<string, Setting<unknown>>;
 
+/** Variables the worker reads besides TUNING, with what they mean. Patterns use <NAME> for the API's name. */
+export const VARIABLES = {
+  SERVICEBUS_FULLY_QUALIFIED_NAMESPACE:
+    "Service Bus namespace host (managed identity); host:port for the local broker",
+  SERVICEBUS_CONNECTION_STRING: "emulators only (development mode); ignored when the namespace is set",
+  SERVICEBUS_ENTITIES: "queues or topic/subscriptions/name to receive from, comma-separated",
+  AZURE_CLIENT_ID: "client id of a user-assigned managed identity; system-assigned when unset",
+  IDENTITY_ENDPOINT: "set by App Service / Container Apps (or keyless stack): the managed-identity endpoint",
+  IDENTITY_HEADER: "set by App Service / Container Apps (or keyless stack): the endpoint's secret header",
+  "API_<NAME>_BASE_URL": "base URL of a protected API a handler calls",
+  "API_<NAME>_SCOPE": "its scope, e.g. api://<appId>/.default",
+  "API_<NAME>_CONCURRENCY": "optional: most handlers of that API running at once",
+  "API_<NAME>_RATE_LIMIT": "optional: calls per interval, e.g. 10/1s",
+  OTEL_EXPORTER_OTLP_ENDPOINT: "OTLP/HTTP endpoint for traces and metrics; telemetry is off when unset",
+  OTEL_SERVICE_NAME: "service name on spans (default keyless-worker)",
+  OTEL_TRACES_EXPORTER: "console to print spans; none to turn tracing off",
+  NODE_EXTRA_CA_CERTS: "extra CA certificates (the local broker's development CA)",
+} as const;
+
+/** True when `name` is a variable the worker documents (TUNING, VARIABLES or an API_<NAME>_* pattern, OTEL_*). */
+export function isDocumentedVariable(name: string): boolean {
+  if (name in VARIABLES) return true;
+  if (Object.values(TUNING).some((s) => s.variable === name)) return true;
+  if (/^API_[A-Z0-9_]+_(BASE_URL|SCOPE|CONCURRENCY|RATE_LIMIT)$/.test(name)) return true;
+  return /^OTEL_[A-Z_]+$/.test(name);
+}
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];

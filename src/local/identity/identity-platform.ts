@@ -13,6 +13,8 @@ export interface IdentityPlatformOptions {
   tenant: Tenant;
   /** Default 127.0.0.1. */
   host?: string;
+  /** The host name clients use to reach it (in URLs and the token issuer); default: `host`. */
+  publicHost?: string;
   /** Default 42356 (App Service's documented local port); 0 picks a free port. */
   port?: number;
   /** The secret clients must send as X-IDENTITY-HEADER; default: random per start, like the platform's. */
@@ -79,7 +81,8 @@ export async function startIdentityPlatform(options: IdentityPlatformOptions): P
   await app.listen({ host, port: options.port ?? 42356 });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : 0;
-  authority = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const publicHost = options.publicHost ?? host;
+  authority = `http://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${port}`;
 
   return {
     tenant: options.tenant,
