@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger } from "fastify";
 import type { Logger } from "pino";
 
 import type { Tenant } from "../tenant/index.ts";
+import { graphRoutes } from "./graph-routes.ts";
 import { managedIdentityRoutes, type IdentityEndpointFault } from "./managed-identity-routes.ts";
 import { oidcRoutes } from "./oidc-routes.ts";
 import { SigningKeys } from "./signing-keys.ts";
@@ -27,6 +28,8 @@ export interface IdentityPlatform {
   readonly issuer: TokenIssuer;
   /** Base URL of the local "login.microsoftonline.com": discovery is at `${authority}/${tenantId}/v2.0/.well-known/…`. */
   readonly authority: string;
+  /** Base of the local Microsoft Graph subset (what https://graph.microsoft.com is in Azure). */
+  readonly graphUrl: string;
   /** What to put in IDENTITY_ENDPOINT. */
   readonly identityEndpoint: string;
   /** What to put in IDENTITY_HEADER. */
@@ -60,6 +63,7 @@ export async function startIdentityPlatform(options: IdentityPlatformOptions): P
   let authority = "";
   const issuer = new TokenIssuer(options.tenant, keys, () => authority);
   oidcRoutes(app, options.tenant, keys, () => authority);
+  graphRoutes(app, options.tenant, keys, () => authority);
   managedIdentityRoutes(app, {
     tenant: options.tenant,
     issuer,
@@ -89,6 +93,7 @@ export async function startIdentityPlatform(options: IdentityPlatformOptions): P
     issuer,
     authority,
     identityEndpoint: `${authority}/msi/token`,
+    graphUrl: `${authority}/graph`,
     identityHeader,
     port,
     get tokenRequests() {
