@@ -1,0 +1,492 @@
+/**
+ * The AMQP 1.0 side of the broker, on rhea: TLS and plain TCP listeners, SASL ANONYMOUS/PLAIN, and routing of
+ * links to $cbs, `<entity>/$management` and entities. Every failure caused by one client (bad frames, refused
+ * attaches, exceptions while handling its frames) ends at most that client's link or connection, never the broker.
+ */
+import type net from "node:net";
+import tls from "node:tls";
+
+import type { Logger } from "pino";
+import rhea from "rhea";
+import type { Connection, Container, Delivery, EventContext, Message, Receiver, Sender } from "rhea";
+
+import { type EntityAddress, parseAddress } from "./addresses.ts";
+import type { BrokerAuth, Right } from "./auth-types.ts";
+import { ConnectionAuth } from "./connection-auth.ts";
+import { DeliveryLink, deliveryLocks } from "./delivery-link.ts";
+import { AmqpRefusal, type AmqpErrorShape, invalidToken, lockLost, messageTooLarge } from "./errors.ts";
+import { handleManagementRequest } from "./management.ts";
+import { acceptedOutcome, internals, rejectedOutcome } from "./rhea-internals.ts";
+import type { Outcome, Properties } from "./message-store.ts";
+import type { Namespace } from "./namespace.ts";
+import { decodeSent } from "./wire-message.ts";
+
+export interface AmqpServerOptions {
+  readonly namespace: Namespace;
+  readonly auth: BrokerAuth;
+  readonly logger: Logger;
+  /** Largest transfer accepted on a sender link; advertised as max-message-size (the SDK's batch limit). */
+  readonly maxMessageSizeBytes: number;
+}
+
+type LinkRole = "cbs" | "management" | "entity";
+
+interface LinkState {
+  readonly role: LinkRole;
+  readonly entity?: EntityAddress;
+  /** audience key of the token that authorised this link, to detach it when that token expires */
+  tokenKey?: string;
+  resource: string;
+  consumer?: DeliveryLink;
+}
+
+interface ConnectionState {
+  readonly auth: ConnectionAuth;
+  readonly links: Map<Sender | Receiver, LinkState>;
+  /** reply links of request/response nodes, by link name ($cbs) and by target address ($management) */
+  readonly replyTo: Map<string, Sender>;
+}
+
+const DEAD_LETTER_CONDITION = "com.microsoft:dead-letter";
+const CREDIT = 1000;
+
+export class AmqpServer {
+  readonly #opts: AmqpServerOptions;
+  readonly #container: Container;
+  readonly #servers: net.Server[] = [];
+  readonly #sockets = new Set<net.Socket>();
+  readonly #connections = new Map<Connection, ConnectionState>();
+  readonly #expiryCheck: NodeJS.Timeout;
+
+  constructor(options: AmqpServerOptions) {
+    this.#opts = options;
+    this.#container = rhea.create_container({
+      id: `keyless-broker-${options.namespace.name}`,
+      // Settlement is ours: the SDK waits for settled=true dispositions, and defer needs `modified` kept distinct.
+      sender_options: { autosettle: false, treat_modified_as_released: false },
+      receiver_options: { autoaccept: false, credit_window: 0 },
+    } as never);
+    this.#container.sasl_server_mechanisms.enable_anonymous();
+    // PLAIN credentials are not trusted for anything: authorisation happens through $cbs tokens.
+    this.#container.sasl_server_mechanisms.enable_plain(() => true);
+    this.#wire();
+    this.#expiryCheck = setInterval(() => this.#detachExpired(), 1000);
+    this.#expiryCheck.unref();
+  }
+
+  /** Starts a listener; resolves with the bound port. */
+  listen(port: number, host: string, tlsOptions?: { key: string; cert: string }): Promise<number> {
+    const server = this.#container.listen({
+      port,
+      host,
+      ...(tlsOptions
+        ? { transport: "tls", key: tlsOptions.key, cert: tlsOptions.cert }
+        : { transport: "tcp" }),
+      max_frame_size: 262144,
+      channel_max: 65535,
+    } as never) as unknown as net.Server;
+    this.#servers.push(server);
+    server.on("connection", (socket: net.Socket) => {
+      this.#sockets.add(socket);
+      socket.on("close", () => this.#sockets.delete(socket));
+    });
+    if (server instanceof tls.Server) {
+      server.on("tlsClientError", (error) =>
+        this.#opts.logger.debug({ err: error.message }, "TLS handshake failed"),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.once("listening", () => {
+        server.off("error", reject);
+        server.on("error", (error) => this.#opts.logger.error({ err: error }, "listener error"));
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#expiryCheck);
+    for (const c of this.#connections.keys()) this.#forget(c);
+    const closed = this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const s of this.#sockets) s.destroy();
+    await Promise.all(closed);
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  #wire(): void {
+    const c = this.#container;
+    const guard =
+      (name: string, fn: (ctx: EventContext) => void) =>
+      (ctx: EventContext): void => {
+        try {
+          fn(ctx);
+        } catch (error) {
+          // A bug or a malformed request from one client: close that client's connection, keep serving the rest.
+          this.#opts.logger.warn(
+            { err: error, event: name },
+            "closing a connection after an error while handling it",
+          );
+          ctx.connection.close({
+            condition: "amqp:internal-error",
+            description: "The broker could not process a frame.",
+          });
+        }
+      };
+    c.on(
+      "connection_open",
+      guard("connection_open", (ctx) => this.#state(ctx.connection)),
+    );
+    c.on(
+      "sender_open",
+      guard("sender_open", (ctx) => this.#onSenderOpen(ctx.connection, ctx.sender!)),
+    );
+    c.on(
+      "receiver_open",
+      guard("receiver_open", (ctx) => this.#onReceiverOpen(ctx.connection, ctx.receiver!)),
+    );
+    c.on(
+      "message",
+      guard("message", (ctx) => this.#onMessage(ctx)),
+    );
+    c.on(
+      "sendable",
+      guard("sendable", (ctx) => this.#link(ctx.connection, ctx.sender!)?.consumer?.store.pump()),
+    );
+    c.on(
+      "sender_draining",
+      guard("sender_draining", (ctx) => this.#link(ctx.connection, ctx.sender!)?.consumer?.drain()),
+    );
+    for (const outcome of ["accepted", "released", "rejected", "modified"] as const) {
+      c.on(
+        outcome,
+        guard(outcome, (ctx) => this.#onDisposition(ctx.delivery!, outcome)),
+      );
+    }
+    const linkClosed = (ctx: EventContext) => this.#dropLink(ctx.connection, (ctx.sender ?? ctx.receiver)!);
+    c.on("sender_close", guard("sender_close", linkClosed));
+    c.on("receiver_close", guard("receiver_close", linkClosed));
+    c.on("connection_close", (ctx: EventContext) => this.#forget(ctx.connection));
+    c.on("disconnected", (ctx: EventContext) => this.#forget(ctx.connection));
+    // Without these listeners rhea re-emits errors on the container, which would throw and end the process.
+    c.on("error", (error: unknown) => this.#opts.logger.debug({ err: error }, "AMQP error"));
+    c.on("protocol_error", (error: unknown) =>
+      this.#opts.logger.info({ err: error }, "malformed AMQP input; connection closed"),
+    );
+    for (const e of ["connection_error", "session_error", "sender_error", "receiver_error"]) {
+      c.on(e, (ctx: EventContext) =>
+        this.#opts.logger.debug({ event: e, err: ctx.connection?.error }, "AMQP endpoint error"),
+      );
+    }
+  }
+
+  #state(connection: Connection): ConnectionState {
+    let s = this.#connections.get(connection);
+    if (s === undefined) {
+      s = { auth: new ConnectionAuth(this.#opts.auth), links: new Map(), replyTo: new Map() };
+      this.#connections.set(connection, s);
+    }
+    return s;
+  }
+
+  #link(connection: Connection, link: Sender | Receiver): LinkState | undefined {
+    return this.#connections.get(connection)?.links.get(link);
+  }
+
+  #resource(connection: Connection, path: string): string {
+    const host = connection.hostname ?? "localhost";
+    return `sb://${host}/${path}`;
+  }
+
+  /** The client attached a receiver: we send (deliveries, or $cbs/$management replies). */
+  #onSenderOpen(connection: Connection, sender: Sender): void {
+    const state = this.#state(connection);
+    const source = sender.source as { address?: string } | undefined;
+    const target = sender.target as { address?: string } | undefined;
+    const address = source?.address ?? "";
+    internals(sender).local.attach.snd_settle_mode = sender.snd_settle_mode;
+    internals(sender).local.attach.rcv_settle_mode = sender.rcv_settle_mode;
+    sender.set_target({ address: target?.address ?? "" });
+    const parsed = parseAddress(address);
+    const resource = this.#resource(connection, address);
+    if (parsed?.node === "cbs" || parsed?.node === "management") {
+      sender.set_source({ address });
+      state.links.set(sender, { role: parsed.node, resource });
+      state.replyTo.set(sender.name, sender);
+      if (target?.address) state.replyTo.set(target.address, sender);
+      return;
+    }
+    try {
+      if (parsed === undefined)
+        throw new AmqpRefusal(
+          "amqp:not-found",
+          `The messaging entity '${resource}' could not be found.`,
+          404,
+        );
+      const { store, rbacPath } = this.#opts.namespace.receivable(parsed.entity, resource);
+      const tokenKey = state.auth.authorize(address, rbacPath, "Listen", resource);
+      sender.set_source({ address });
+      const consumer = new DeliveryLink(sender, store, sender.snd_settle_mode === 1);
+      state.links.set(sender, { role: "entity", entity: parsed.entity, tokenKey, resource, consumer });
+      store.addConsumer(consumer);
+    } catch (error) {
+      this.#refuseAttach(sender, error);
+    }
+  }
+
+  /** The client attached a sender: we receive (messages, or $cbs/$management requests). */
+  #onReceiverOpen(connection: Connection, receiver: Receiver): void {
+    const state = this.#state(connection);
+    const source = receiver.source as { address?: string } | undefined;
+    const target = receiver.target as { address?: string } | undefined;
+    const address = target?.address ?? "";
+    receiver.set_source({ address: source?.address ?? "" });
+    const parsed = parseAddress(address);
+    const resource = this.#resource(connection, address);
+    try {
+      if (parsed === undefined)
+        throw new AmqpRefusal(
+          "amqp:not-found",
+          `The messaging entity '${resource}' could not be found.`,
+          404,
+        );
+      if (parsed.node === "entity") {
+        const { rbacPath } = this.#opts.namespace.sendable(parsed.entity, resource);
+        const tokenKey = state.auth.authorize(address, rbacPath, "Send", resource);
+        state.links.set(receiver, { role: "entity", entity: parsed.entity, tokenKey, resource });
+        internals(receiver).local.attach.max_message_size = this.#opts.maxMessageSizeBytes;
+      } else {
+        state.links.set(receiver, {
+          role: parsed.node,
+          ...(parsed.node === "management" ? { entity: parsed.entity } : {}),
+          resource,
+        });
+      }
+      receiver.set_target({ address });
+      // The SDK counts a sender link as open only once credit arrives, so grant it with the attach.
+      internals(receiver).flow(CREDIT);
+    } catch (error) {
+      this.#refuseAttach(receiver, error);
+    }
+  }
+
+  /** Attach reply with a null terminus, then detach with the error the SDK maps (docs §3 and A.4). */
+  #refuseAttach(link: Sender | Receiver, error: unknown): void {
+    if (!(error instanceof AmqpRefusal)) throw error;
+    this.#opts.logger.info(
+      { link: link.name, condition: error.condition, reason: error.message },
+      "attach refused",
+    );
+    link.close(error.toAmqp());
+  }
+
+  #onMessage(ctx: EventContext): void {
+    const receiver = ctx.receiver!;
+    const delivery = ctx.delivery!;
+    const state = this.#connections.get(ctx.connection);
+    const link = state?.links.get(receiver);
+    if (state === undefined || link === undefined) {
+      delivery.update(
+        true,
+        rejectedOutcome({ condition: "amqp:not-allowed", description: "link not attached" }),
+      );
+      return;
+    }
+    const credit = internals(receiver).credit;
+    if (credit < CREDIT / 2) internals(receiver).flow(CREDIT - credit);
+    const request = ctx.message as Message;
+    switch (link.role) {
+      case "cbs":
+        delivery.update(true, acceptedOutcome());
+        this.#onPutToken(ctx.connection, state, request);
+        return;
+      case "management":
+        delivery.update(true, acceptedOutcome());
+        this.#onManagement(ctx.connection, state, link, request);
+        return;
+      case "entity":
+        this.#onSend(
+          ctx.connection,
+          state,
+          link,
+          receiver,
+          delivery,
+          ctx.message as Message | Buffer,
+          (ctx as { format?: number }).format,
+        );
+        return;
+    }
+  }
+
+  #onPutToken(connection: Connection, state: ConnectionState, request: Message): void {
+    const props = request.application_properties ?? {};
+    const reply = (statusCode: number, statusDescription: string) => {
+      const sender = typeof request.reply_to === "string" ? state.replyTo.get(request.reply_to) : undefined;
+      if (sender === undefined || !sender.is_open()) return;
+      sender.send({
+        correlation_id: request.message_id,
+        application_properties: { "status-code": statusCode, "status-description": statusDescription },
+      } as unknown as Message);
+    };
+    if (props.operation !== "put-token" || typeof request.body !== "string") {
+      reply(400, "Only put-token with a string token is supported.");
+      return;
+    }
+    const audience = String(props.name ?? "");
+    state.auth.putToken(audience, String(props.type ?? ""), request.body).then(
+      () => reply(202, "Accepted"),
+      (error: unknown) => {
+        const text = error instanceof AmqpRefusal ? error.message : "The token could not be verified.";
+        this.#opts.logger.info({ audience, reason: text }, "put-token refused");
+        reply(401, text);
+      },
+    );
+    void connection;
+  }
+
+  #onManagement(connection: Connection, state: ConnectionState, link: LinkState, request: Message): void {
+    const entity = link.entity!;
+    const nodePath = link.resource.replace(/^sb:\/\/[^/]*\//, "");
+    const result = handleManagementRequest(request, {
+      namespace: this.#opts.namespace,
+      entity,
+      resource: link.resource.replace(/\/\$management$/i, ""),
+      authorize: (right: Right, rbacPath: string) =>
+        state.auth.authorize(nodePath, rbacPath, right, link.resource),
+    });
+    const sender = typeof request.reply_to === "string" ? state.replyTo.get(request.reply_to) : undefined;
+    if (sender === undefined || !sender.is_open()) return;
+    sender.send({
+      correlation_id: request.message_id,
+      application_properties: {
+        statusCode: result.statusCode,
+        statusDescription: result.statusDescription,
+        ...(result.errorCondition ? { errorCondition: rhea.types.wrap_symbol(result.errorCondition) } : {}),
+      },
+      body: result.body ?? null,
+    });
+    void connection;
+  }
+
+  #onSend(
+    connection: Connection,
+    state: ConnectionState,
+    link: LinkState,
+    receiver: Receiver,
+    delivery: Delivery,
+    payload: Message | Buffer,
+    format: number | undefined,
+  ): void {
+    const reject = (error: AmqpErrorShape) => delivery.update(true, rejectedOutcome(error));
+    if (link.tokenKey !== undefined && state.auth.expiresAt(link.tokenKey) <= Date.now()) {
+      const error = invalidToken("ExpiredToken: the token is expired", link.resource).toAmqp();
+      reject(error);
+      receiver.close(error);
+      return;
+    }
+    try {
+      const messages = decodeSent(payload, format);
+      const total = messages.reduce((n, m) => n + m.size, 0);
+      if (total > this.#opts.maxMessageSizeBytes)
+        throw messageTooLarge(total, this.#opts.maxMessageSizeBytes);
+      for (const m of messages) this.#opts.namespace.send(link.entity!.name, m.amqp, m.size);
+      delivery.update(true, acceptedOutcome());
+    } catch (error) {
+      if (error instanceof AmqpRefusal) reject(error.toAmqp());
+      else {
+        this.#opts.logger.warn({ err: error, link: receiver.name }, "could not decode a sent message");
+        reject({
+          condition: "amqp:decode-error",
+          description: `The message could not be decoded: ${(error as Error).message}`,
+        });
+      }
+    }
+    void connection;
+  }
+
+  /** A disposition from the SDK for a message we delivered peek-lock. */
+  #onDisposition(delivery: Delivery, outcome: "accepted" | "released" | "rejected" | "modified"): void {
+    const lock = deliveryLocks.get(delivery);
+    if (lock === undefined) return;
+    deliveryLocks.delete(delivery);
+    let reply = acceptedOutcome();
+    try {
+      lock.store.settle(
+        lock.token,
+        toOutcome(outcome, delivery.remote_state as Record<string, unknown> | undefined),
+      );
+    } catch (error) {
+      reply = rejectedOutcome((error instanceof AmqpRefusal ? error : lockLost()).toAmqp());
+    }
+    delivery.update(true, reply);
+    // The SDK does not settle again after our settled disposition; mark it so rhea can free the session slot.
+    (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
+  }
+
+  #dropLink(connection: Connection, link: Sender | Receiver): void {
+    const state = this.#connections.get(connection);
+    const ls = state?.links.get(link);
+    if (state === undefined || ls === undefined) return;
+    state.links.delete(link);
+    // Locks taken through this link stay until they are settled (e.g. via $management) or expire.
+    if (ls.consumer) ls.consumer.store.removeConsumer(ls.consumer);
+  }
+
+  #forget(connection: Connection): void {
+    const state = this.#connections.get(connection);
+    if (state === undefined) return;
+    for (const link of [...state.links.keys()]) this.#dropLink(connection, link);
+    this.#connections.delete(connection);
+  }
+
+  /** Service Bus detaches links whose token expired without being refreshed; the SDK re-attaches with a new token. */
+  #detachExpired(): void {
+    const now = Date.now();
+    for (const [connection, state] of this.#connections) {
+      for (const [link, ls] of state.links) {
+        if (ls.tokenKey !== undefined && state.auth.expiresAt(ls.tokenKey) <= now) {
+          this.#dropLink(connection, link);
+          link.close(invalidToken("ExpiredToken: the token is expired", ls.resource).toAmqp());
+        }
+      }
+    }
+  }
+}
+
+function toOutcome(
+  outcome: "accepted" | "released" | "rejected" | "modified",
+  state: Record<string, unknown> | undefined,
+): Outcome {
+  switch (outcome) {
+    case "accepted":
+      return { kind: "complete" };
+    case "released":
+      return { kind: "abandon" };
+    case "modified": {
+      const properties = (state?.message_annotations ?? undefined) as Properties | undefined;
+      return state?.undeliverable_here ? { kind: "defer", properties } : { kind: "abandon", properties };
+    }
+    case "rejected": {
+      const error = (state?.error ?? {}) as {
+        condition?: unknown;
+        description?: unknown;
+        info?: Record<string, unknown>;
+      };
+      const info = { ...error.info };
+      const reason =
+        info.DeadLetterReason ?? (error.condition !== DEAD_LETTER_CONDITION ? error.condition : undefined);
+      const description = info.DeadLetterErrorDescription ?? error.description;
+      delete info.DeadLetterReason;
+      delete info.DeadLetterErrorDescription;
+      return {
+        kind: "deadLetter",
+        reason: reason === null || reason === undefined ? undefined : String(reason),
+        description: description === null || description === undefined ? undefined : String(description),
+        properties: info,
+      };
+    }
+  }
+}

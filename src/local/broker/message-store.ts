@@ -1,0 +1,390 @@
+/**
+ * One entity's messages (a queue, a subscription, or a dead-letter queue): sequence numbers, availability in
+ * sequence order, peek-lock locks with expiry, deferral, scheduling, TTL, and delivery to consumers strictly within
+ * the credit they granted. It knows nothing about AMQP framing; links and $management call into it.
+ *
+ * Invariant: a message is in exactly one state. "locked" messages stay locked until settled or until their lock
+ * expires, whatever happens to the link or connection that received them — nothing is released early.
+ */
+import type { Message } from "rhea";
+
+import { lockLost, messageNotFound, quotaExceeded } from "./errors.ts";
+import { newLockToken } from "./lock-token.ts";
+import { SeqHeap } from "./seq-heap.ts";
+
+export type MessageState = "active" | "locked" | "deferred" | "scheduled";
+
+export interface StoredMessage {
+  readonly seq: number;
+  amqp: Message;
+  readonly size: number;
+  enqueuedAtMs: number;
+  expiresAtMs: number;
+  deliveryCount: number;
+  state: MessageState;
+  /** Received by sequence number after deferral: abandoning it returns it to the deferred state. */
+  wasDeferred: boolean;
+  scheduledAtMs: number | undefined;
+  lock: { readonly token: string; lockedUntilMs: number; timer: NodeJS.Timeout } | undefined;
+  scheduleTimer: NodeJS.Timeout | undefined;
+  /** In the availability heap (entries are removed lazily). */
+  queued: boolean;
+}
+
+/** A receiving link, seen from the store: how many more messages it may take, and how to hand one over. */
+export interface Consumer {
+  readonly receiveAndDelete: boolean;
+  credit(): number;
+  deliver(message: StoredMessage): void;
+}
+
+export type Properties = Record<string, unknown>;
+
+export type Outcome =
+  | { readonly kind: "complete" }
+  | { readonly kind: "abandon"; readonly properties?: Properties | undefined }
+  | { readonly kind: "defer"; readonly properties?: Properties | undefined }
+  | {
+      readonly kind: "deadLetter";
+      readonly reason?: string | undefined;
+      readonly description?: string | undefined;
+      readonly properties?: Properties | undefined;
+    };
+
+export interface StoreSettings {
+  readonly lockDurationMs: number;
+  /** Infinity for a dead-letter queue (its messages are never dead-lettered again). */
+  readonly maxDeliveryCount: number;
+  readonly defaultTtlMs: number;
+  readonly deadLetterOnExpiration: boolean;
+  readonly maxSizeBytes: number;
+}
+
+export interface EnqueueOptions {
+  readonly size: number;
+  readonly deliveryCount?: number;
+  readonly scheduledAtMs?: number | undefined;
+}
+
+export interface StoreStats {
+  active: number;
+  locked: number;
+  scheduled: number;
+  deferred: number;
+}
+
+export class MessageStore {
+  readonly path: string;
+  readonly settings: StoreSettings;
+  /** Where dead-lettered messages go (the entity's $DeadLetterQueue or its ForwardDeadLetteredMessagesTo). */
+  deadLetterSink: ((amqp: Message, size: number, deliveryCount: number) => void) | undefined;
+  #nextSeq = 1;
+  #bytes = 0;
+  /** Every message by sequence number; Map order = sequence order, which peek relies on. */
+  readonly #messages = new Map<number, StoredMessage>();
+  readonly #available = new SeqHeap<StoredMessage>();
+  readonly #locks = new Map<string, StoredMessage>();
+  readonly #consumers: Consumer[] = [];
+  #rr = 0;
+  #pumping = false;
+  #closed = false;
+
+  constructor(path: string, settings: StoreSettings) {
+    this.path = path;
+    this.settings = settings;
+  }
+
+  enqueue(amqp: Message, options: EnqueueOptions): number {
+    if (this.#bytes + options.size > this.settings.maxSizeBytes) {
+      throw quotaExceeded(
+        `The maximum entity size has been reached or exceeded for '${this.path}' (${this.settings.maxSizeBytes} bytes).`,
+      );
+    }
+    const now = Date.now();
+    const ttl =
+      typeof amqp.ttl === "number" && amqp.ttl > 0
+        ? Math.min(amqp.ttl, this.settings.defaultTtlMs)
+        : this.settings.defaultTtlMs;
+    const scheduled = options.scheduledAtMs !== undefined && options.scheduledAtMs > now;
+    const m: StoredMessage = {
+      seq: this.#nextSeq++,
+      amqp,
+      size: options.size,
+      enqueuedAtMs: now,
+      expiresAtMs: now + ttl,
+      deliveryCount: options.deliveryCount ?? 0,
+      state: scheduled ? "scheduled" : "active",
+      wasDeferred: false,
+      scheduledAtMs: scheduled ? options.scheduledAtMs : undefined,
+      lock: undefined,
+      scheduleTimer: undefined,
+      queued: false,
+    };
+    this.#messages.set(m.seq, m);
+    this.#bytes += m.size;
+    if (scheduled) {
+      m.scheduleTimer = setTimeout(() => this.#activateScheduled(m), m.scheduledAtMs! - now);
+      m.scheduleTimer.unref();
+    } else {
+      this.#makeAvailable(m);
+    }
+    return m.seq;
+  }
+
+  /** Cancels scheduled messages; unknown or already-enqueued sequence numbers are an error, as in Service Bus. */
+  cancelScheduled(seqs: readonly number[]): void {
+    const found = seqs.map((s) => this.#messages.get(s));
+    const missing = seqs.filter((_, i) => found[i]?.state !== "scheduled");
+    if (missing.length > 0)
+      throw messageNotFound(`No scheduled message with sequence number ${missing.join(", ")}.`);
+    for (const m of found) this.#remove(m!);
+  }
+
+  addConsumer(c: Consumer): void {
+    this.#consumers.push(c);
+    this.pump();
+  }
+
+  removeConsumer(c: Consumer): void {
+    const i = this.#consumers.indexOf(c);
+    if (i >= 0) this.#consumers.splice(i, 1);
+  }
+
+  /** Hands available messages to consumers with credit, round-robin, never beyond what each granted. */
+  pump(): void {
+    if (this.#pumping || this.#closed) return;
+    this.#pumping = true;
+    try {
+      for (;;) {
+        const consumer = this.#nextConsumerWithCredit();
+        if (consumer === undefined) return;
+        const m = this.#takeAvailable();
+        if (m === undefined) return;
+        if (consumer.receiveAndDelete) {
+          this.#remove(m);
+        } else {
+          m.state = "locked";
+          this.#lock(m);
+        }
+        consumer.deliver(m);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  settle(lockToken: string, outcome: Outcome): void {
+    const m = this.#locks.get(lockToken);
+    if (m === undefined || m.lock === undefined) throw lockLost();
+    this.#unlock(m);
+    switch (outcome.kind) {
+      case "complete":
+        this.#remove(m);
+        return;
+      case "abandon":
+        mergeProperties(m, outcome.properties);
+        this.#deliveryFailed(m);
+        return;
+      case "defer":
+        mergeProperties(m, outcome.properties);
+        m.state = "deferred";
+        m.wasDeferred = true;
+        return;
+      case "deadLetter":
+        this.#deadLetter(m, outcome.reason, outcome.description, outcome.properties);
+        return;
+    }
+  }
+
+  /** Extends a lock by the entity's LockDuration from now; returns the new locked-until time. */
+  renewLock(lockToken: string): number {
+    const m = this.#locks.get(lockToken);
+    if (m === undefined || m.lock === undefined) throw lockLost();
+    clearTimeout(m.lock.timer);
+    this.#lock(m, m.lock.token);
+    return m.lock.lockedUntilMs;
+  }
+
+  /** Messages from a sequence number on, in order, whatever their state (peek does not lock). */
+  peek(fromSeq: number, count: number): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    for (const m of this.#messages.values()) {
+      if (out.length >= count) break;
+      if (m.seq >= fromSeq) out.push(m);
+    }
+    return out;
+  }
+
+  /** Deferred messages by sequence number: locked (peek-lock) or removed (receive-and-delete). */
+  receiveDeferred(seqs: readonly number[], receiveAndDelete: boolean): StoredMessage[] {
+    const found = seqs.map((s) => this.#messages.get(s));
+    const missing = seqs.filter((_, i) => found[i]?.state !== "deferred");
+    if (missing.length > 0) {
+      throw messageNotFound(
+        `Failed to retrieve the deferred message(s) with sequence number(s) ${missing.join(", ")}.`,
+      );
+    }
+    return found.map((m) => {
+      if (receiveAndDelete) this.#remove(m!);
+      else {
+        m!.state = "locked";
+        this.#lock(m!);
+      }
+      return m!;
+    });
+  }
+
+  /** Retires expired active messages (to the dead-letter queue when DeadLetteringOnMessageExpiration). */
+  expire(now: number): void {
+    for (const m of this.#messages.values()) {
+      if (m.state === "active" && m.expiresAtMs <= now) this.#expireOne(m);
+    }
+  }
+
+  stats(): StoreStats {
+    const s: StoreStats = { active: 0, locked: 0, scheduled: 0, deferred: 0 };
+    for (const m of this.#messages.values()) s[m.state]++;
+    return s;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const m of this.#messages.values()) {
+      if (m.lock) clearTimeout(m.lock.timer);
+      if (m.scheduleTimer) clearTimeout(m.scheduleTimer);
+    }
+    this.#messages.clear();
+    this.#locks.clear();
+    this.#available.clear();
+    this.#consumers.length = 0;
+    this.#bytes = 0;
+  }
+
+  #nextConsumerWithCredit(): Consumer | undefined {
+    const n = this.#consumers.length;
+    for (let i = 0; i < n; i++) {
+      const c = this.#consumers[(this.#rr + i) % n]!;
+      if (c.credit() > 0) {
+        this.#rr = (this.#rr + i + 1) % n;
+        return c;
+      }
+    }
+    return undefined;
+  }
+
+  #takeAvailable(): StoredMessage | undefined {
+    const now = Date.now();
+    for (;;) {
+      const m = this.#available.pop();
+      if (m === undefined) return undefined;
+      m.queued = false;
+      if (m.state !== "active" || this.#messages.get(m.seq) !== m) continue;
+      if (m.expiresAtMs <= now) {
+        this.#expireOne(m);
+        continue;
+      }
+      return m;
+    }
+  }
+
+  #makeAvailable(m: StoredMessage): void {
+    m.state = "active";
+    if (!m.queued) {
+      m.queued = true;
+      this.#available.push(m);
+    }
+    this.pump();
+  }
+
+  #activateScheduled(m: StoredMessage): void {
+    m.scheduleTimer = undefined;
+    if (this.#messages.get(m.seq) !== m || m.state !== "scheduled") return;
+    // Service Bus counts TTL from when a scheduled message becomes visible.
+    const ttl = m.expiresAtMs - m.enqueuedAtMs;
+    m.enqueuedAtMs = Date.now();
+    m.expiresAtMs = m.enqueuedAtMs + ttl;
+    this.#makeAvailable(m);
+  }
+
+  #lock(m: StoredMessage, token = newLockToken()): void {
+    const lockedUntilMs = Date.now() + this.settings.lockDurationMs;
+    const timer = setTimeout(() => this.#lockExpired(m, token), this.settings.lockDurationMs);
+    timer.unref();
+    m.lock = { token, lockedUntilMs, timer };
+    this.#locks.set(token, m);
+  }
+
+  #unlock(m: StoredMessage): void {
+    if (m.lock === undefined) return;
+    clearTimeout(m.lock.timer);
+    this.#locks.delete(m.lock.token);
+    m.lock = undefined;
+  }
+
+  #lockExpired(m: StoredMessage, token: string): void {
+    if (m.lock?.token !== token) return;
+    this.#unlock(m);
+    this.#deliveryFailed(m);
+  }
+
+  /** Abandon and lock expiry both count as a failed delivery: redeliver, or dead-letter past MaxDeliveryCount. */
+  #deliveryFailed(m: StoredMessage): void {
+    m.deliveryCount++;
+    if (m.wasDeferred) {
+      m.state = "deferred";
+      return;
+    }
+    if (m.deliveryCount >= this.settings.maxDeliveryCount) {
+      this.#deadLetter(
+        m,
+        "MaxDeliveryCountExceeded",
+        `Message could not be consumed after ${this.settings.maxDeliveryCount} delivery attempts.`,
+      );
+      return;
+    }
+    this.#makeAvailable(m);
+  }
+
+  #expireOne(m: StoredMessage): void {
+    if (this.settings.deadLetterOnExpiration) {
+      this.#deadLetter(m, "TTLExpiredException", "The message expired and was dead lettered.");
+    } else {
+      this.#remove(m);
+    }
+  }
+
+  #deadLetter(m: StoredMessage, reason?: string, description?: string, properties?: Properties): void {
+    this.#remove(m);
+    if (this.deadLetterSink === undefined) return;
+    const amqp: Message = {
+      ...m.amqp,
+      application_properties: {
+        ...m.amqp.application_properties,
+        ...properties,
+        ...(reason !== undefined && reason !== null ? { DeadLetterReason: reason } : {}),
+        ...(description !== undefined && description !== null
+          ? { DeadLetterErrorDescription: description }
+          : {}),
+      },
+    };
+    this.deadLetterSink(amqp, m.size, m.deliveryCount);
+  }
+
+  #remove(m: StoredMessage): void {
+    if (this.#messages.get(m.seq) !== m) return;
+    this.#unlock(m);
+    if (m.scheduleTimer) clearTimeout(m.scheduleTimer);
+    this.#messages.delete(m.seq);
+    this.#bytes -= m.size;
+    m.state = "active";
+  }
+}
+
+function mergeProperties(m: StoredMessage, properties: Properties | undefined): void {
+  if (properties === undefined || Object.keys(properties).length === 0) return;
+  m.amqp = { ...m.amqp, application_properties: { ...m.amqp.application_properties, ...properties } };
+}
