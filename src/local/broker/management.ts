@@ -87,7 +87,7 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
           body: {
             messages: messages.map((m) => ({
               ...(m.lock ? { "lock-token": types.wrap_uuid(uuidToBytes(m.lock.token)) } : {}),
-              message: encodeForClient(m, { lockedUntilMs: m.lock?.lockedUntilMs }),
+              message: encodeForClient(m, { lockedUntilMs: m.lock?.lockedUntilMs, withState: true }),
             })),
           },
         };

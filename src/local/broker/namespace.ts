@@ -181,7 +181,7 @@ export class Namespace {
   /**
    * Accepts one message sent to a queue or topic. Assigns a message id when absent (the SDK's lock renewer needs
    * one), honours x-opt-scheduled-enqueue-time, duplicate detection and ForwardTo, and fans topics out.
-   * Returns the sequence number for a scheduled message.
+   * Returns the sequence number (undefined when dropped as a duplicate).
    */
   send(entity: string, amqp: Message, size: number, hops = 0): number | undefined {
     if (amqp.message_id === undefined || amqp.message_id === null)
@@ -193,8 +193,7 @@ export class Namespace {
       if (q.spec.forwardTo !== undefined && hops < MAX_FORWARD_HOPS && scheduledAt === undefined) {
         return this.send(q.spec.forwardTo, amqp, size, hops + 1);
       }
-      const seq = q.rx.store.enqueue(amqp, { size, scheduledAtMs: scheduledAt });
-      return scheduledAt === undefined ? undefined : seq;
+      return q.rx.store.enqueue(amqp, { size, scheduledAtMs: scheduledAt });
     }
     const t = this.#topics.get(entity.toLowerCase());
     if (!t) throw entityNotFound(entity);
@@ -209,9 +208,8 @@ export class Namespace {
       t.scheduled.set(seq, { amqp, size, timer });
       return seq;
     }
-    t.nextSeq++;
     this.#fanOut(t.subs, amqp, size, hops);
-    return undefined;
+    return t.nextSeq++;
   }
 
   /** Cancels scheduled messages on a queue or topic by sequence number. */

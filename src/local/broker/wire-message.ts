@@ -13,8 +13,6 @@ const { types } = rhea;
 /** The SDK's batch format: one data section per message, each a complete encoded AMQP message. */
 export const BATCH_MESSAGE_FORMAT = 0x80013700;
 
-const STATE_CODE = { active: 0, locked: 0, deferred: 1, scheduled: 2 } as const;
-
 export function encodeForClient(
   m: StoredMessage,
   options: { lockedUntilMs?: number | undefined; withState?: boolean } = {},
@@ -26,7 +24,7 @@ export function encodeForClient(
   };
   if (options.lockedUntilMs !== undefined)
     annotations["x-opt-locked-until"] = new Date(options.lockedUntilMs);
-  if (options.withState) annotations["x-opt-message-state"] = types.wrap_int(STATE_CODE[m.state]);
+  if (options.withState) annotations["x-opt-message-state"] = types.wrap_int(stateCode(m));
   const ttl = m.expiresAtMs - m.enqueuedAtMs;
   const out: Message = {
     ...m.amqp,
@@ -57,4 +55,10 @@ export function decodeSent(
 /** Size of a decoded message as it would travel, for quotas and inspection. */
 export function approximateSize(amqp: Message): number {
   return rhea.message.encode(amqp).length;
+}
+
+/** x-opt-message-state: 1 deferred (also while locked after receive-by-sequence-number), 2 scheduled, 0 active. */
+function stateCode(m: StoredMessage): number {
+  if (m.state === "scheduled") return 2;
+  return m.state === "deferred" || m.wasDeferred ? 1 : 0;
 }
