@@ -103,7 +103,8 @@ export async function runDelivery(
 ): Promise<Outcome> {
   const { config } = deps;
   const deliveryCount = message.deliveryCount ?? 0;
-  const traceId = trace.getActiveSpan()?.spanContext().traceId;
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  const traceId = spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
   const info: MessageInfo = {
     messageId: String(message.messageId ?? ""),
     subject: subjectOf(message),
@@ -113,7 +114,7 @@ export async function runDelivery(
     applicationProperties: message.applicationProperties ?? {},
     entity,
   };
-  const baseLog = deps.log.child({ messageId: info.messageId, subject: info.subject, deliveryCount });
+  const baseLog = deps.log; // already bound to the message by the dispatcher
   const deadLetter = (
     reason: Extract<Outcome, { kind: "deadLetter" }>["reason"],
     message: string,

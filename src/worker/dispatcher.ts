@@ -140,6 +140,10 @@ export class Dispatcher {
       },
     };
     this.#waiting.add(entry);
+    if (this.#o.draining.aborted) {
+      entry.cancel(); // received while stopping: hand it back at once
+      return;
+    }
 
     const apiName = this.#apiOf(message);
     const apiQueue = apiName === undefined ? undefined : this.#perApi.get(apiName);
@@ -188,12 +192,11 @@ export class Dispatcher {
         },
       },
       async (span) => {
-        const traceId = span.spanContext().traceId;
+        const traceId = trace.isSpanContextValid(span.spanContext()) ? span.spanContext().traceId : undefined;
         const messageLog = log.child({
           messageId: String(message.messageId ?? ""),
           subject: subjectOf(message),
           deliveryCount: message.deliveryCount ?? 0,
-          traceId,
         });
         const outcome: Outcome =
           isCancelled() || signals.abortNow.aborted

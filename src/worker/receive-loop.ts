@@ -71,7 +71,9 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
     let messages: ServiceBusReceivedMessage[];
     try {
       messages = await withWatchdog(
-        receiver.receiveMessages(room, { maxWaitTimeInMs: maxWaitMs, abortSignal: o.stop }),
+        // Not aborted on stop: messages the broker already locked for us would be dropped by the SDK and come back
+        // only when their locks expire. The call ends within maxWaitMs, and what it brings is abandoned at once.
+        receiver.receiveMessages(room, { maxWaitTimeInMs: maxWaitMs }),
         maxWaitMs + 30_000,
       );
       failures = 0;
