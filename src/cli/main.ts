@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * `keyless` — one entry for every command. Commands are imported lazily so that `keyless run` can start
+ * telemetry before any instrumented module (the Azure SDKs, http) is loaded.
+ */
+import { stderr } from "node:process";
+
+const COMMANDS: Record<
+  string,
+  { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }
+> = {
+  run: { summary: "run the worker from the environment (production)", load: () => import("./run.ts") },
+  dev: {
+    summary: "start the local stack, a worker and demo messages (npm start)",
+    load: () => import("./dev.ts"),
+  },
+  stack: {
+    summary: "start the local platform: identity, Service Bus broker, sample API",
+    load: () => import("./stack.ts"),
+  },
+};
+
+export async function cli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+    stderr.write(
+      `usage: keyless <command> [options]\n\ncommands:\n${Object.entries(COMMANDS)
+        .map(([c, { summary }]) => `  ${c.padEnd(width)}  ${summary}`)
+        .join("\n")}\n\n'keyless <command> --help' shows a command's options and examples.\n`,
+    );
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    stderr.write(`keyless: unknown command '${name}'. Commands: ${Object.keys(COMMANDS).join(", ")}\n`);
+    return 2;
+  }
+  return (await command.load()).run(rest);
+}
+
+if (import.meta.main) {
+  cli(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      stderr.write(`keyless: ${(error as Error).stack ?? String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,33 @@
+import { stdout } from "node:process";
+
+import { TUNING } from "../worker/config.ts";
+
+const HELP = `usage: keyless run
+
+Runs the worker from environment variables until SIGTERM/SIGINT (the first drains, a second exits at once).
+
+required:
+  SERVICEBUS_FULLY_QUALIFIED_NAMESPACE  e.g. mynamespace.servicebus.windows.net (managed identity)
+    or SERVICEBUS_CONNECTION_STRING     emulators only (development mode)
+  SERVICEBUS_ENTITIES                   queues or topic/subscriptions/name, comma-separated
+  API_<NAME>_BASE_URL, API_<NAME>_SCOPE for each API a handler calls (scope: api://<appId>/.default)
+optional:
+  AZURE_CLIENT_ID                       user-assigned identity's client id (system-assigned otherwise)
+  API_<NAME>_CONCURRENCY, API_<NAME>_RATE_LIMIT (e.g. 10/1s)
+${Object.values(TUNING)
+  .map((s) => `  ${s.variable.padEnd(36)}  ${s.doc} (default ${String(s.default ?? "unset")})`)
+  .join("\n")}
+
+example:
+  SERVICEBUS_FULLY_QUALIFIED_NAMESPACE=contoso.servicebus.windows.net SERVICEBUS_ENTITIES=orders \\
+  API_ORDERS_BASE_URL=https://orders.contoso.com API_ORDERS_SCOPE=api://<appId>/.default keyless run
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    stdout.write(HELP);
+    return 0;
+  }
+  const { main } = await import("../worker/main.ts");
+  return main(process.env);
+}

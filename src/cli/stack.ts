@@ -1,0 +1,108 @@
+import { stdout } from "node:process";
+
+import { DEFAULT_PORTS, startLocalStack } from "../local/stack.ts";
+import { parseCommandArgs, portOption, UsageError } from "./args.ts";
+import { writeEnvFile } from "./env-file.ts";
+
+const HELP = `usage: keyless stack [options]
+
+Starts the local platform on loopback and runs until Ctrl-C (SIGINT) or SIGTERM:
+  - a managed-identity endpoint (App Service protocol) and an Entra-shaped token issuer for the local tenant
+  - a Service Bus–compatible broker: AMQPS for token credentials, AMQP for emulator connection strings
+  - the sample orders API, protected by app roles
+
+options:
+  --tenant PATH            tenant file (default: the sample tenant)
+  --topology PATH          Service Bus emulator Config.json (default: the sample topology)
+  --env-file PATH          write a dotenv file with everything a worker or SDK client needs
+  --identity-port N        default ${DEFAULT_PORTS.identity}   (0 = any free port, for every port flag)
+  --api-port N             default ${DEFAULT_PORTS.api}
+  --amqps-port N           default ${DEFAULT_PORTS.amqps}
+  --amqp-port N            default ${DEFAULT_PORTS.amqp}
+  --broker-http-port N     default ${DEFAULT_PORTS.brokerHttp} (entity counts as JSON)
+  --ca-dir PATH            where the development CA is kept (default: .keyless/ca)
+  --host ADDRESS           address to listen on (default 127.0.0.1; 0.0.0.0 in a container)
+  --public-host NAME       host name clients use, in the env file and the broker's certificate (default localhost)
+  --identity-header VALUE  fixed IDENTITY_HEADER (default: random per start; env KEYLESS_IDENTITY_HEADER)
+
+examples:
+  keyless stack --env-file .env.local
+  node --env-file .env.local src/cli/main.ts run
+  keyless stack --identity-port 0 --api-port 0 --amqps-port 0 --amqp-port 0 --broker-http-port 0 --env-file /tmp/k.env
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs("stack", argv, {
+    help: { type: "boolean", short: "h" },
+    tenant: { type: "string" },
+    topology: { type: "string" },
+    "env-file": { type: "string" },
+    "identity-port": { type: "string" },
+    "api-port": { type: "string" },
+    "amqps-port": { type: "string" },
+    "amqp-port": { type: "string" },
+    "broker-http-port": { type: "string" },
+    "ca-dir": { type: "string" },
+    host: { type: "string" },
+    "public-host": { type: "string" },
+    "identity-header": { type: "string" },
+  });
+  if (values.help) {
+    stdout.write(HELP);
+    return 0;
+  }
+  const port = (flag: string) =>
+    portOption("stack", flag, values[flag as keyof typeof values] as string | undefined);
+  const ports = Object.fromEntries(
+    Object.entries({
+      identity: port("identity-port"),
+      api: port("api-port"),
+      amqps: port("amqps-port"),
+      amqp: port("amqp-port"),
+      brokerHttp: port("broker-http-port"),
+    }).filter(([, v]) => v !== undefined),
+  );
+  let stack;
+  try {
+    stack = await startLocalStack({
+      ports,
+      ...(values.tenant ? { tenantPath: values.tenant } : {}),
+      ...(values.topology ? { topologyPath: values.topology } : {}),
+      ...(values["ca-dir"] ? { caDir: values["ca-dir"] } : {}),
+      ...(values.host ? { host: values.host } : {}),
+      ...(values["public-host"] ? { publicHost: values["public-host"] } : {}),
+      ...((values["identity-header"] ?? process.env.KEYLESS_IDENTITY_HEADER)
+        ? { identityHeader: values["identity-header"] ?? process.env.KEYLESS_IDENTITY_HEADER }
+        : {}),
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new UsageError(`keyless stack: ${(error as Error).message}; pass --*-port 0 to pick free ports`);
+    }
+    throw error;
+  }
+  const env = stack.env();
+  stdout.write(
+    [
+      "keyless local platform is running",
+      `  managed identity   ${stack.identity.identityEndpoint}  (IDENTITY_HEADER in the env file)`,
+      `  token issuer       ${stack.identity.authority}/${stack.tenant.tenantId}/v2.0/.well-known/openid-configuration`,
+      `  service bus        amqps://localhost:${stack.broker.tlsPort} (token credentials)  amqp://localhost:${stack.broker.plainPort} (connection string)`,
+      `  broker counts      http://127.0.0.1:${stack.broker.httpPort}/`,
+      `  orders API         ${stack.ordersApi.url}`,
+      `  development CA     ${stack.caCertPath}  (NODE_EXTRA_CA_CERTS)`,
+      "",
+    ].join("\n"),
+  );
+  if (values["env-file"]) {
+    await writeEnvFile(values["env-file"], env, "written by keyless stack; valid while it runs");
+    stdout.write(`wrote ${values["env-file"]}\n`);
+  }
+  stdout.write("Ctrl-C to stop\n");
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await stack.close();
+  return 0;
+}

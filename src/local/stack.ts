@@ -1,0 +1,180 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+
+import type { Logger } from "pino";
+
+import { type Broker, type BrokerOptions, EMULATOR_DEFAULT_SAS_KEY, startBroker } from "./broker/index.ts";
+import { ensureDevCa } from "./dev-ca.ts";
+import { type IdentityPlatform, startIdentityPlatform } from "./identity/index.ts";
+import { createEntraTokenValidator, startOrdersApi } from "./orders-api/index.ts";
+import { loadTenantFile, SAMPLE_TENANT_PATH, type Tenant, tenantFromObject } from "./tenant/index.ts";
+
+export const SAMPLE_TOPOLOGY_PATH = fileURLToPath(new URL("./broker/sample-config.json", import.meta.url));
+
+/** Default ports, chosen to match what people know: App Service's MSI sample, AMQP(S), the emulator's 5300. */
+export const DEFAULT_PORTS = {
+  identity: 42356,
+  api: 7071,
+  amqps: 5671,
+  amqp: 5672,
+  brokerHttp: 5300,
+} as const;
+
+/** Where Service Bus tokens are meant for, with and without the trailing slash the SDK's scope produces. */
+const SERVICE_BUS_AUDIENCES = ["https://servicebus.azure.net/", "https://servicebus.azure.net"];
+
+export interface LocalStackOptions {
+  tenantPath?: string;
+  /** A tenant given as an object (tests); wins over tenantPath. */
+  tenant?: unknown;
+  /** The official Service Bus emulator's Config.json. */
+  topologyPath?: string;
+  /** A topology given as an object (tests); wins over topologyPath. */
+  topology?: unknown;
+  /** Port per part; 0 picks a free one. */
+  ports?: Partial<Record<keyof typeof DEFAULT_PORTS, number>>;
+  /** Where the development CA lives (created once, reused). */
+  caDir?: string;
+  /** Address to listen on; default 127.0.0.1 (0.0.0.0 in a container). */
+  host?: string;
+  /** The host name clients use (URLs in env(), the broker's TLS certificate); default localhost. */
+  publicHost?: string;
+  /** Fixed IDENTITY_HEADER (containers that share it through configuration); default: random per start. */
+  identityHeader?: string;
+  logger?: Logger;
+  /** Which identity the worker runs as (name, client id or object id). Default: orders-worker. */
+  workerIdentity?: string;
+  /** Lock durations below the emulator's 5 s minimum, for tests. */
+  allowShortDurations?: boolean;
+}
+
+export interface LocalStack {
+  readonly tenant: Tenant;
+  readonly identity: IdentityPlatform;
+  /** The current broker (restartBroker replaces it). */
+  readonly broker: Broker;
+  readonly ordersApi: Awaited<ReturnType<typeof startOrdersApi>>;
+  readonly caCertPath: string;
+  readonly caCertPem: string;
+  /**
+   * Stops the broker and starts a fresh one on the same ports (its in-memory messages are gone, as with the
+   * official emulator): what a worker sees when Service Bus restarts and every connection drops.
+   */
+  restartBroker(): Promise<void>;
+  /** Everything a worker or an SDK client needs, as environment variables (what `--env-file` writes). */
+  env(): Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the local platform: identity endpoint + issuer (+ Graph subset), the Service Bus–compatible broker (TLS
+ * for token credentials, plain TCP for emulator connection strings) and the sample orders API, all on loopback.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const host = options.host ?? "127.0.0.1";
+  const publicHost = options.publicHost ?? "localhost";
+  const ports = { ...DEFAULT_PORTS, ...options.ports };
+  const tenant =
+    options.tenant !== undefined
+      ? tenantFromObject(options.tenant, "tenant")
+      : await loadTenantFile(options.tenantPath ?? SAMPLE_TENANT_PATH);
+  const topology: unknown =
+    options.topology ?? JSON.parse(await readFile(options.topologyPath ?? SAMPLE_TOPOLOGY_PATH, "utf8"));
+  const worker = tenant.findIdentity(options.workerIdentity ?? "orders-worker");
+  if (!worker)
+    throw new Error(`the tenant has no managed identity "${options.workerIdentity ?? "orders-worker"}"`);
+  const ordersApp = tenant.findApplication("Orders API");
+  if (!ordersApp) throw new Error('the tenant defines no application "Orders API" for the sample API');
+
+  const started: Array<{ close(): Promise<void> }> = [];
+  const closeAll = async () => {
+    for (const part of started.reverse()) await part.close().catch(() => undefined);
+  };
+  try {
+    const identity = await startIdentityPlatform({
+      tenant,
+      host,
+      publicHost: publicHost === "localhost" ? "127.0.0.1" : publicHost,
+      port: ports.identity,
+      ...(options.identityHeader ? { identityHeader: options.identityHeader } : {}),
+      ...(options.logger ? { logger: options.logger.child({ part: "identity" }) } : {}),
+    });
+    started.push(identity);
+
+    const ordersApi = await startOrdersApi({
+      authority: identity.authority,
+      tenantId: tenant.tenantId,
+      audiences: [...ordersApp.identifierUris, ordersApp.appId],
+      host,
+      port: ports.api,
+    });
+    started.push(ordersApi);
+
+    const ca = await ensureDevCa(options.caDir ?? ".keyless/ca");
+    const tls = await ca.serverCert([...new Set(["localhost", "127.0.0.1", "::1", publicHost])]);
+    const serviceBusTokens = createEntraTokenValidator({
+      authority: identity.authority,
+      tenantId: tenant.tenantId,
+      audiences: SERVICE_BUS_AUDIENCES,
+    });
+    const brokerOptions = (tlsPort: number, plainPort: number, httpPort: number): BrokerOptions => ({
+      config: topology,
+      host,
+      tlsPort,
+      plainPort,
+      httpPort,
+      tls,
+      ...(options.allowShortDurations ? { allowShortDurations: true } : {}),
+      auth: {
+        verifyJwt: async (token) => {
+          const verified = await serviceBusTokens.verify(token);
+          return {
+            principalId: String(verified.claims.oid),
+            expiresAtMs: Number(verified.claims.exp) * 1000,
+          };
+        },
+        // Read at every put-token and attach, so role changes apply to new tokens and links.
+        rightsOf: (principalId, entityPath) =>
+          tenant.serviceBusRightsOf(principalId, broker.namespace, entityPath),
+        sasKeys: [EMULATOR_DEFAULT_SAS_KEY],
+      },
+      ...(options.logger ? { logger: options.logger.child({ part: "broker" }) } : {}),
+    });
+    let broker = await startBroker(brokerOptions(ports.amqps, ports.amqp, ports.brokerHttp));
+    started.push({ close: () => broker.close() });
+
+    return {
+      tenant,
+      identity,
+      get broker() {
+        return broker;
+      },
+      ordersApi,
+      caCertPath: ca.caCertPath,
+      caCertPem: ca.caCertPem,
+      restartBroker: async () => {
+        const { tlsPort, plainPort, httpPort } = broker;
+        await broker.close();
+        broker = await startBroker(brokerOptions(tlsPort ?? 0, plainPort ?? 0, httpPort ?? 0));
+      },
+      env: () => ({
+        IDENTITY_ENDPOINT: identity.identityEndpoint,
+        IDENTITY_HEADER: identity.identityHeader,
+        AZURE_CLIENT_ID: worker.clientId,
+        AZURE_TENANT_ID: tenant.tenantId,
+        KEYLESS_AUTHORITY: identity.authority,
+        KEYLESS_GRAPH_URL: identity.graphUrl,
+        SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: `${publicHost}:${broker.tlsPort}`,
+        SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://${publicHost}:${broker.plainPort};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;`,
+        SERVICEBUS_ENTITIES: "orders",
+        NODE_EXTRA_CA_CERTS: ca.caCertPath,
+        API_ORDERS_BASE_URL: ordersApi.url,
+        API_ORDERS_SCOPE: `${ordersApp.identifierUris[0] ?? `api://${ordersApp.appId}`}/.default`,
+      }),
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
