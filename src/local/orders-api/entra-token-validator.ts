@@ -61,7 +61,7 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
         // jose refetches the key set when a token names a kid it has not seen: key rotation just works.
         return {
           issuer: doc.issuer,
-          jwks: createRemoteJWKSet(new URL(doc.jwks_uri), { cooldownDuration: 5_000 }),
+          jwks: createRemoteJWKSet(new URL(doc.jwks_uri), { cooldownDuration: 1_000 }),
         };
       })();
       // A failed metadata fetch is not cached: the next request tries again.
