@@ -21,7 +21,8 @@ const COMMANDS: Record<
 };
 
 export async function cli(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  // bin/keyless puts the arguments behind "--" so Node does not take --env-file for itself.
+  const [name, ...rest] = argv[0] === "--" ? argv.slice(1) : argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
     stderr.write(

@@ -25,6 +25,9 @@ options:
   --public-host NAME       host name clients use, in the env file and the broker's certificate (default localhost)
   --identity-header VALUE  fixed IDENTITY_HEADER (default: random per start; env KEYLESS_IDENTITY_HEADER)
 
+Node consumes --env-file anywhere on its own command line; 'keyless' (bin/keyless) passes arguments behind
+"--" for you. Running the script directly, do the same: node src/cli/main.ts -- stack --env-file .env.local
+
 examples:
   keyless stack --env-file .env.local
   node --env-file .env.local src/cli/main.ts run
