@@ -3,7 +3,16 @@ import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JW
 export type TokenVersion = "1.0" | "2.0";
 
 export interface VerifiedToken {
-  readonly claims: JWTPayload & { oid: string; tid: string; roles: string[]; ver: TokenVersion };
+  readonly claims: JWTPayload & {
+    oid: string;
+    tid: string;
+    roles: string[];
+    ver: TokenVersion;
+    /** v1: the calling app's client id. */
+    appid?: string;
+    /** v2: the calling app's client id. */
+    azp?: string;
+  };
   readonly version: TokenVersion;
   /** The calling application's client id: `appid` (v1) or `azp` (v2). */
   readonly callerAppId: string;
@@ -21,15 +30,32 @@ export interface EntraTokenValidatorOptions {
   requireAppOnly?: boolean;
 }
 
+/**
+ * Why a token was not accepted. `invalid_token`: the token itself is wrong (answer 401). `issuer_unavailable`: its
+ * issuer's metadata or keys could not be fetched, so nothing is known about the token yet (answer 503: the caller
+ * should retry, not get a new token).
+ */
+export type TokenValidationCode = "invalid_token" | "issuer_unavailable";
+
 /** The token is not acceptable; `description` says why (never the token) for WWW-Authenticate. */
 export class TokenValidationError extends Error {
   override name = "TokenValidationError";
-  readonly code = "invalid_token";
+  readonly code: TokenValidationCode;
   readonly description: string;
-  constructor(description: string, options?: ErrorOptions) {
+  constructor(description: string, options?: ErrorOptions & { code?: TokenValidationCode }) {
     super(description, options);
+    this.code = options?.code ?? "invalid_token";
     this.description = description;
   }
+}
+
+/** Most of any claim value we echo into a description: claims are the caller's input. */
+const ECHO_LIMIT = 120;
+
+/** A claim value for an error description: JSON-quoted, cut short. */
+function echo(value: unknown): string {
+  const text = JSON.stringify(value) ?? "undefined";
+  return text.length > ECHO_LIMIT ? `${text.slice(0, ECHO_LIMIT)}…` : text;
 }
 
 interface Metadata {
@@ -82,7 +108,7 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
       const version = unverified.ver === "1.0" || unverified.ver === "2.0" ? unverified.ver : undefined;
       if (!version) {
         throw new TokenValidationError(
-          `the token's ver claim must be 1.0 or 2.0, got ${JSON.stringify(unverified.ver)}`,
+          `the token's ver claim must be 1.0 or 2.0, got ${echo(unverified.ver)}`,
         );
       }
       let meta: Metadata;
@@ -91,6 +117,7 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
       } catch (error) {
         throw new TokenValidationError(`cannot check the token: ${(error as Error).message}`, {
           cause: error,
+          code: "issuer_unavailable",
         });
       }
       let payload: JWTPayload;
@@ -102,13 +129,20 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
           clockTolerance: options.clockToleranceSeconds ?? 60,
         }));
       } catch (error) {
+        if (isKeySetUnavailable(error)) {
+          throw new TokenValidationError(
+            `cannot check the token: the issuer's signing keys are unavailable (${(error as Error).message})`,
+            { cause: error, code: "issuer_unavailable" },
+          );
+        }
         throw new TokenValidationError(describeJoseError(error, unverified, options.audiences, meta.issuer), {
           cause: error,
         });
       }
+      // The v2 issuer names the tenant, the v1 one too, but tid is what Microsoft tells APIs to check.
       if (payload.tid !== options.tenantId) {
         throw new TokenValidationError(
-          `the token was issued for tenant ${String(payload.tid)}, not ${options.tenantId}`,
+          `the token was issued for tenant ${echo(payload.tid)}, not ${options.tenantId}`,
         );
       }
       if (typeof payload.oid !== "string") throw new TokenValidationError("the token has no oid claim");
@@ -123,7 +157,11 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
           "a delegated (user) token was presented; this API accepts app-only tokens",
         );
       }
-      const callerAppId = String(version === "1.0" ? payload.appid : payload.azp);
+      const appIdClaim = version === "1.0" ? "appid" : "azp";
+      const callerAppId = payload[appIdClaim];
+      if (typeof callerAppId !== "string" || callerAppId === "") {
+        throw new TokenValidationError(`the v${version} token has no ${appIdClaim} claim (the calling app)`);
+      }
       return {
         claims: { ...payload, oid: payload.oid, tid: String(payload.tid), roles, ver: version },
         version,
@@ -133,21 +171,28 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
   };
 }
 
+/** jose's remote key set failing to fetch (network, timeout, non-200, bad JSON), as opposed to a bad token. */
+function isKeySetUnavailable(error: unknown): boolean {
+  if (error instanceof joseErrors.JWKSTimeout) return true;
+  if (error instanceof joseErrors.JOSEError) {
+    return error.code === "ERR_JOSE_GENERIC" && error.message.includes("JSON Web Key Set");
+  }
+  // jwtVerify's own failures are all JOSEErrors; anything else came from fetch.
+  return error instanceof Error;
+}
+
 function describeJoseError(
   error: unknown,
   unverified: JWTPayload,
   audiences: readonly string[],
   issuer: string,
 ): string {
-  if (error instanceof joseErrors.JWTExpired)
-    return `the token expired at ${new Date(Number(unverified.exp) * 1000).toISOString()}`;
+  if (error instanceof joseErrors.JWTExpired) return `the token expired at ${isoTime(unverified.exp)}`;
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.claim === "aud")
-      return `audience ${JSON.stringify(unverified.aud)} is not accepted; expected one of ${audiences.join(", ")}`;
-    if (error.claim === "iss")
-      return `issuer ${JSON.stringify(unverified.iss)} is not accepted; expected ${issuer}`;
-    if (error.claim === "nbf")
-      return `the token is not valid before ${new Date(Number(unverified.nbf) * 1000).toISOString()}`;
+      return `audience ${echo(unverified.aud)} is not accepted; expected one of ${audiences.join(", ")}`;
+    if (error.claim === "iss") return `issuer ${echo(unverified.iss)} is not accepted; expected ${issuer}`;
+    if (error.claim === "nbf") return `the token is not valid before ${isoTime(unverified.nbf)}`;
     return `claim ${error.claim} is not acceptable: ${error.reason}`;
   }
   if (error instanceof joseErrors.JOSEAlgNotAllowed)
@@ -158,4 +203,9 @@ function describeJoseError(
     return "the token's signature does not verify";
   if (error instanceof joseErrors.JOSEError) return `the token is not valid: ${error.code}`;
   return `the token could not be checked: ${(error as Error).message}`;
+}
+
+function isoTime(seconds: unknown): string {
+  const date = new Date(Number(seconds) * 1000);
+  return Number.isNaN(date.getTime()) ? echo(seconds) : date.toISOString();
 }

@@ -1,21 +1,32 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
+import type { Logger } from "pino";
 import { z } from "zod";
 
 import { traceHttpServer } from "../../telemetry/http-server-spans.ts";
-import { callerOf, entraAuth } from "./entra-auth.ts";
-import { createEntraTokenValidator, type VerifiedToken } from "./entra-token-validator.ts";
-import { parseFault } from "./faults.ts";
+import { callerOf, entraAuth, type TokenVerifier } from "./entra-auth-plugin.ts";
+import { createEntraTokenValidator } from "./entra-token-validator.ts";
+import { faultOutcome, parseFault } from "./faults.ts";
+import { createIdempotencyStore, type StoredAnswer } from "./idempotency.ts";
 
-/** One request as the API saw it (never the token). */
+/** One request as the API saw it. Claims only: never the token. */
 export interface JournalEntry {
+  /** When the answer went out (or the caller hung up). */
   readonly at: string;
+  readonly durationMs: number;
   readonly method: string;
   readonly path: string;
   readonly orderId: string | undefined;
+  /** The status sent; 499 when the caller hung up first. */
   readonly status: number;
   readonly idempotencyKey: string | undefined;
+  /** True when the answer was an Idempotency-Key replay (no effect applied). */
   readonly replayed: boolean;
   readonly traceparent: string | undefined;
   readonly caller:
@@ -34,9 +45,12 @@ export interface OrdersApiState {
   journal(): readonly JournalEntry[];
   /** Most requests it was handling at the same moment. */
   readonly maxConcurrentRequests: number;
-  /** Effects really applied to an order (a replayed request applies none). */
+  /** Effects really applied to an order (a replayed or abandoned request applies none). */
   effects(orderId: string): { fulfilments: number; refunds: number };
 }
+
+/** The fastify app `buildOrdersApi` returns: not listening yet, its state at `app.orders`. */
+export type OrdersApiApp = FastifyInstance & { readonly orders: OrdersApiState };
 
 const fulfilmentBody = z.object({ warehouse: z.string().min(1).max(50).optional() }).strict();
 const refundBody = z
@@ -47,53 +61,61 @@ const refundBody = z
   })
   .strict();
 
+type OrderRequest = FastifyRequest<{ Params: { id: string } }>;
+
+const firstHeader = (request: FastifyRequest, name: string) => {
+  const v = request.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
 /**
- * The sample "orders API": a role-protected API like the ones our users call. Requires app roles per route,
- * honours Idempotency-Key, and plays faults chosen by the order id (see faults.ts). Built, not started (tests can
- * `inject`); `startOrdersApi` listens.
+ * The sample "orders API": a role-protected API like the ones our users call. Requires an app role per route,
+ * honours Idempotency-Key, and plays faults chosen by the order id (faults.ts). Built, not started: tests can
+ * `inject`; `startOrdersApi` listens.
  */
-export function buildOrdersApi(options: { validator: { verify(token: string): Promise<VerifiedToken> } }): {
-  app: FastifyInstance;
-  state: OrdersApiState;
-} {
-  const app = Fastify({ logger: false, forceCloseConnections: true });
+export function buildOrdersApi(options: { validator: TokenVerifier; logger?: Logger }): OrdersApiApp {
+  // Typed as the plain instance: Fastify() also returns a PromiseLike, which would not narrow to OrdersApiApp.
+  const app: FastifyInstance = Fastify({
+    forceCloseConnections: true,
+    // fastify's request serializer logs method and url, never headers: the bearer token stays out of logs.
+    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+  });
   traceHttpServer(app, "orders-api");
-  const auth = entraAuth(options.validator, "orders-api");
+  const auth = entraAuth(options.validator, { realm: "orders-api" });
   const orders = new Map<string, Order>();
   const journal: JournalEntry[] = [];
   const faultHits = new Map<string, number>();
-  const idempotent = new Map<string, { bodyHash: string; status: number; body: unknown } | "in-progress">();
+  const idempotency = createIdempotencyStore();
   let inFlight = 0;
   let maxConcurrentRequests = 0;
 
-  app.addHook("onRequest", async () => {
+  // The response's "close" comes both after a sent answer and when the caller hangs up (fastify's onResponse only
+  // after the former), so concurrency and the journal count abandoned requests too.
+  app.addHook("onRequest", async (request, reply) => {
+    const startedAt = performance.now();
     inFlight += 1;
     maxConcurrentRequests = Math.max(maxConcurrentRequests, inFlight);
-  });
-  app.addHook("onResponse", async (request, reply) => {
-    inFlight -= 1;
-    const caller = callerOf(request);
-    const params = request.params as { id?: string } | undefined;
-    const header = (name: string) => {
-      const v = request.headers[name];
-      return Array.isArray(v) ? v[0] : v;
-    };
-    journal.push({
-      at: new Date().toISOString(),
-      method: request.method,
-      path: request.url.split("?")[0] ?? request.url,
-      orderId: params?.id,
-      status: reply.statusCode,
-      idempotencyKey: header("idempotency-key"),
-      replayed: reply.getHeader("idempotent-replayed") === "true",
-      traceparent: header("traceparent"),
-      caller: caller && {
-        oid: caller.claims.oid,
-        appId: caller.callerAppId,
-        aud: String(caller.claims.aud),
-        roles: caller.claims.roles,
-        version: caller.version,
-      },
+    reply.raw.once("close", () => {
+      inFlight -= 1;
+      const caller = callerOf(request);
+      journal.push({
+        at: new Date().toISOString(),
+        durationMs: Math.round(performance.now() - startedAt),
+        method: request.method,
+        path: request.url.split("?")[0] ?? request.url,
+        orderId: (request.params as { id?: string } | undefined)?.id,
+        status: reply.raw.writableFinished ? reply.statusCode : 499,
+        idempotencyKey: firstHeader(request, "idempotency-key"),
+        replayed: reply.getHeader("idempotent-replayed") === "true",
+        traceparent: firstHeader(request, "traceparent"),
+        caller: caller && {
+          oid: caller.claims.oid,
+          appId: caller.callerAppId,
+          aud: String(caller.claims.aud),
+          roles: caller.claims.roles,
+          version: caller.version,
+        },
+      });
     });
   });
 
@@ -106,81 +128,57 @@ export function buildOrdersApi(options: { validator: { verify(token: string): Pr
     return found;
   };
 
-  /** Plays the fault the order id (or X-Fault) asks for; returns true when it answered the request. */
-  const playFault = async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
-    const headerFault = request.headers["x-fault"];
-    const source = typeof headerFault === "string" ? headerFault : request.params.id;
-    const fault = parseFault(source);
-    if (!fault) return false;
-    const key = `${request.method} ${request.url} ${source}`;
-    const hits = (faultHits.get(key) ?? 0) + 1;
-    faultHits.set(key, hits);
-    if (fault.kind === "flaky" && hits <= fault.failures) {
-      await reply
-        .code(503)
-        .send({ error: "unavailable", message: `injected transient failure ${hits} of ${fault.failures}` });
-      return true;
+  /**
+   * Plays the fault the order id (or X-Fault) asks for, after authentication and roles, before the body is read.
+   * Returns "answered" when the fault answered, "gone" when the caller hung up during a delay, else "continue".
+   */
+  const playFault = async (request: OrderRequest, reply: FastifyReply) => {
+    const header = firstHeader(request, "x-fault");
+    const fault = parseFault(header ?? request.params.id);
+    if (!fault) return "continue";
+    // Counted per order (and per X-Fault value), across routes: "the first n requests for that order".
+    const key = header === undefined ? request.params.id : `${header}\n${request.params.id}`;
+    const hit = (faultHits.get(key) ?? 0) + 1;
+    faultHits.set(key, hit);
+    const outcome = faultOutcome(fault, hit, request.params.id);
+    if (!outcome) return "continue";
+    if ("answer" in outcome) {
+      await reply.code(outcome.answer.status).headers(outcome.answer.headers).send(outcome.answer.body);
+      return "answered";
     }
-    if (fault.kind === "throttled" && hits === 1) {
-      await reply
-        .code(429)
-        .header("retry-after", String(fault.retryAfterSeconds))
-        .send({ error: "throttled" });
-      return true;
-    }
-    if (fault.kind === "slow") {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, fault.delayMs);
-        request.raw.once("close", () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    if (fault.kind === "reject") {
-      await reply.code(422).send({
-        error: "unprocessable",
-        message: `order ${request.params.id} cannot be processed (injected rejection)`,
-      });
-      return true;
-    }
-    return false;
+    const gone = await new Promise<boolean>((resolve) => {
+      if (request.raw.socket.destroyed) return resolve(true);
+      const timer = setTimeout(() => {
+        reply.raw.off("close", onClose);
+        resolve(false);
+      }, outcome.delayMs);
+      const onClose = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      reply.raw.once("close", onClose);
+    });
+    return gone ? "gone" : "continue";
   };
 
-  /** Runs an effect once per Idempotency-Key: a replay returns the first answer and applies nothing. */
-  const once = async (
-    request: FastifyRequest<{ Params: { id: string } }>,
-    reply: FastifyReply,
-    effect: () => { status: number; body: unknown },
-  ) => {
-    const key = request.headers["idempotency-key"];
-    if (typeof key !== "string" || key === "") {
-      const result = effect();
-      return reply.code(result.status).send(result.body);
+  /** Runs an effect once per Idempotency-Key, per caller, method and path. */
+  const once = (request: OrderRequest, reply: FastifyReply, body: unknown, effect: () => StoredAnswer) => {
+    const key = firstHeader(request, "idempotency-key");
+    if (!key) {
+      const answer = effect();
+      return reply.code(answer.status).send(answer.body);
     }
-    const scope = `${callerOf(request)?.claims.oid}:${request.method}:${request.url}:${key}`;
-    const bodyHash = createHash("sha256")
-      .update(JSON.stringify(request.body ?? null))
-      .digest("hex");
-    const previous = idempotent.get(scope);
-    if (previous === "in-progress") {
-      return reply
-        .code(409)
-        .send({ error: "conflict", message: "a request with this Idempotency-Key is still being processed" });
+    const path = request.url.split("?")[0];
+    const scope = JSON.stringify([callerOf(request)?.claims.oid, request.method, path, key]);
+    const result = idempotency.run(scope, body, effect);
+    if (result.kind === "mismatch") {
+      return reply.code(422).send({
+        error: "idempotency_key_reused",
+        message: "this Idempotency-Key was already used with a different body",
+      });
     }
-    if (previous) {
-      if (previous.bodyHash !== bodyHash) {
-        return reply.code(422).send({
-          error: "idempotency_key_reused",
-          message: "this Idempotency-Key was used with a different body",
-        });
-      }
-      return reply.code(previous.status).header("idempotent-replayed", "true").send(previous.body);
-    }
-    idempotent.set(scope, "in-progress");
-    const result = effect();
-    idempotent.set(scope, { bodyHash, ...result });
-    return reply.code(result.status).send(result.body);
+    if (result.kind === "replayed") reply.header("idempotent-replayed", "true");
+    return reply.code(result.answer.status).send(result.answer.body);
   };
 
   const invalid = (reply: FastifyReply, error: z.ZodError) =>
@@ -195,7 +193,7 @@ export function buildOrdersApi(options: { validator: { verify(token: string): Pr
     "/orders/:id",
     { preHandler: [auth.authenticate, auth.requireAppRoles("Orders.Read")] },
     async (request, reply) => {
-      if (await playFault(request, reply)) return reply;
+      if ((await playFault(request, reply)) !== "continue") return reply;
       return order(request.params.id);
     },
   );
@@ -204,10 +202,10 @@ export function buildOrdersApi(options: { validator: { verify(token: string): Pr
     "/orders/:id/fulfilment",
     { preHandler: [auth.authenticate, auth.requireAppRoles("Orders.Fulfil")] },
     async (request, reply) => {
-      if (await playFault(request, reply)) return reply;
+      if ((await playFault(request, reply)) !== "continue") return reply;
       const parsed = fulfilmentBody.safeParse(request.body ?? {});
       if (!parsed.success) return invalid(reply, parsed.error);
-      return once(request, reply, () => {
+      return once(request, reply, parsed.data, () => {
         const o = order(request.params.id);
         if (o.status !== "open") {
           return {
@@ -229,10 +227,10 @@ export function buildOrdersApi(options: { validator: { verify(token: string): Pr
     "/orders/:id/refunds",
     { preHandler: [auth.authenticate, auth.requireAppRoles("Orders.Refund")] },
     async (request, reply) => {
-      if (await playFault(request, reply)) return reply;
+      if ((await playFault(request, reply)) !== "continue") return reply;
       const parsed = refundBody.safeParse(request.body ?? {});
       if (!parsed.success) return invalid(reply, parsed.error);
-      return once(request, reply, () => {
+      return once(request, reply, parsed.data, () => {
         const o = order(request.params.id);
         const refund = { id: randomUUID(), ...parsed.data };
         o.refunds.push(refund);
@@ -242,19 +240,19 @@ export function buildOrdersApi(options: { validator: { verify(token: string): Pr
     },
   );
 
-  return {
-    app,
-    state: {
-      journal: () => journal,
-      get maxConcurrentRequests() {
-        return maxConcurrentRequests;
-      },
-      effects: (orderId) => {
-        const o = orders.get(orderId);
-        return { fulfilments: o?.fulfilments ?? 0, refunds: o?.refunds.length ?? 0 };
-      },
+  const state: OrdersApiState = {
+    journal: () => journal,
+    get maxConcurrentRequests() {
+      return maxConcurrentRequests;
+    },
+    effects: (orderId) => {
+      const o = orders.get(orderId);
+      return { fulfilments: o?.fulfilments ?? 0, refunds: o?.refunds.length ?? 0 };
     },
   };
+  // A decoration, not a property: fastify refuses later decorations with the same name instead of clobbering.
+  app.decorate("orders", state);
+  return app as OrdersApiApp;
 }
 
 export interface OrdersApi extends OrdersApiState {
@@ -263,34 +261,38 @@ export interface OrdersApi extends OrdersApiState {
   close(): Promise<void>;
 }
 
-/** Starts the sample API on loopback, validating tokens against the given authority's OIDC metadata. */
+/** Starts the sample API, validating tokens against the given authority's OIDC metadata. */
 export async function startOrdersApi(options: {
   authority: string;
   tenantId: string;
+  /** The API's App ID URIs and its appId. */
   audiences: readonly string[];
+  /** Default 127.0.0.1. */
   host?: string;
   /** Default 7071; 0 picks a free port. */
   port?: number;
+  logger?: Logger;
 }): Promise<OrdersApi> {
   const validator = createEntraTokenValidator({
     authority: options.authority,
     tenantId: options.tenantId,
     audiences: options.audiences,
   });
-  const { app, state } = buildOrdersApi({ validator });
+  const app = buildOrdersApi({ validator, ...(options.logger ? { logger: options.logger } : {}) });
   const host = options.host ?? "127.0.0.1";
   await app.listen({ host, port: options.port ?? 7071 });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : 0;
-  const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  const urlHost =
+    host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
   return {
     url: `http://${urlHost}:${port}/`,
     port,
-    journal: state.journal,
+    journal: app.orders.journal,
     get maxConcurrentRequests() {
-      return state.maxConcurrentRequests;
+      return app.orders.maxConcurrentRequests;
     },
-    effects: state.effects,
+    effects: app.orders.effects,
     close: () => app.close(),
   };
 }
