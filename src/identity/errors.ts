@@ -1,23 +1,67 @@
-/** The environment asks for a credential setup we refuse (a secret, a malformed id); names the variables. Fatal. */
+/**
+ * The identity layer's named errors. None of them ever carries a token: messages hold ids, role names, scopes and
+ * the SDK's reason, and `cause` holds the SDK's own error (which, per @azure/identity 4.14.1, holds no token either).
+ */
+
+/** Thrown by chooseCredential when the environment asks for a setup we refuse (a secret, a malformed id). Fatal. */
 export class CredentialConfigError extends Error {
   override name = "CredentialConfigError";
+  readonly retryable = false;
+  /** The environment variables at fault, for a reader who greps the deployment. */
+  readonly variables: readonly string[];
+
+  constructor(problems: ReadonlyArray<{ variable: string; problem: string }>) {
+    super(
+      `the credential environment is not usable:\n${problems.map((p) => `  ${p.variable}: ${p.problem}`).join("\n")}`,
+    );
+    this.variables = [...new Set(problems.map((p) => p.variable))];
+  }
 }
 
-/** No token could be had in time (endpoint down, hanging, refusing). Retryable: the next attempt may succeed. */
+/**
+ * Thrown by the role-token provider when no token came: the credential failed, returned nothing, or did not
+ * answer within the timeout. Retryable: the endpoint may answer on the next attempt.
+ */
 export class TokenAcquisitionError extends Error {
   override name = "TokenAcquisitionError";
   readonly retryable = true;
+  readonly api: string;
+  readonly scope: string;
+  /** Milliseconds from the credential call to the failure. */
+  readonly elapsedMs: number;
+  /** True when our timeout gave up on a credential that had not answered (the SDK itself would wait forever). */
+  readonly timedOut: boolean;
+
+  constructor(
+    details: { api: string; scope: string; elapsedMs: number; timedOut: boolean; reason: string },
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `no token for API "${details.api}" (scope ${details.scope}) after ${details.elapsedMs} ms: ${details.reason}`,
+      options,
+    );
+    this.api = details.api;
+    this.scope = details.scope;
+    this.elapsedMs = details.elapsedMs;
+    this.timedOut = details.timedOut;
+  }
 }
 
-/** The token for an API lacks a role a handler needs. Not retryable until someone grants the role. */
+/**
+ * Thrown by the role-token provider when the identity's token for an API lacks a role the caller needs. Not
+ * retryable: nothing changes until someone grants the role and the identity's cached token expires.
+ */
 export class MissingAppRoleError extends Error {
   override name = "MissingAppRoleError";
   readonly retryable = false;
+  /** The API's name as the worker knows it, e.g. "orders". */
   readonly api: string;
   readonly scope: string;
   readonly missingRoles: readonly string[];
   readonly grantedRoles: readonly string[];
+  /** The identity's service-principal object id (`oid`), what `keyless grant --identity` and Graph want. */
   readonly objectId: string;
+  /** The identity's client id (`appid`/`azp`), when the token carries it. */
   readonly appId: string | undefined;
 
   constructor(details: {
@@ -28,14 +72,17 @@ export class MissingAppRoleError extends Error {
     objectId: string;
     appId: string | undefined;
   }) {
-    const resource = details.scope.replace(/\/\.default$/, "");
-    const missing = details.missingRoles.join(", ");
+    const resource = resourceOf(details.scope);
+    const grants = details.missingRoles
+      .map((role) => `keyless grant --identity ${details.objectId} --api ${resource} --role ${role}`)
+      .join(" && ");
     super(
-      `Identity ${details.objectId}${details.appId ? ` (client id ${details.appId})` : ""} lacks app role ${missing} ` +
-        `on API "${details.api}" (${resource}). It has: ${details.grantedRoles.join(", ") || "no roles"}. ` +
-        `Grant it: keyless grant --identity ${details.objectId} --api ${resource} --role ${details.missingRoles[0]} ` +
-        `(or POST /servicePrincipals/{api sp id}/appRoleAssignedTo through Microsoft Graph). ` +
-        `Role changes reach tokens only when the cached token expires (up to about 24 h in Azure); then resubmit with keyless dlq resubmit.`,
+      `Identity ${details.objectId}${details.appId ? ` (client id ${details.appId})` : ""} lacks app role` +
+        `${details.missingRoles.length > 1 ? "s" : ""} ${details.missingRoles.join(", ")} on API "${details.api}" (${resource}). ` +
+        `It has: ${details.grantedRoles.join(", ") || "no roles"}. ` +
+        `Grant it: ${grants} (or in Azure: az rest -m POST -u https://graph.microsoft.com/v1.0/servicePrincipals/<API service principal id>/appRoleAssignedTo ` +
+        `with principalId ${details.objectId}, resourceId <API service principal id> and the role's appRoleId). ` +
+        `Role changes reach tokens only when the cached token expires (up to ~24 h in Azure); then resubmit the dead-lettered messages.`,
     );
     this.api = details.api;
     this.scope = details.scope;
@@ -44,4 +91,18 @@ export class MissingAppRoleError extends Error {
     this.objectId = details.objectId;
     this.appId = details.appId;
   }
+}
+
+/**
+ * Thrown when a credential hands back something that is not an Entra access token (readTokenClaims, and so the
+ * provider's getToken). Not retryable: the same credential will hand back the same thing. Never quotes the token.
+ */
+export class TokenFormatError extends Error {
+  override name = "TokenFormatError";
+  readonly retryable = false;
+}
+
+/** `api://x/.default` → `api://x`: what Entra calls the resource and what `keyless grant --api` accepts. */
+export function resourceOf(scope: string): string {
+  return scope.replace(/\/\.default$/, "");
 }
