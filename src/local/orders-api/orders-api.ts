@@ -95,6 +95,9 @@ export function buildOrdersApi(options: { validator: TokenVerifier; logger?: Log
     const startedAt = performance.now();
     inFlight += 1;
     maxConcurrentRequests = Math.max(maxConcurrentRequests, inFlight);
+    // "finish" rather than writableFinished: inject()'s stand-in response has only the events.
+    let answered = false;
+    reply.raw.once("finish", () => (answered = true));
     reply.raw.once("close", () => {
       inFlight -= 1;
       const caller = callerOf(request);
@@ -104,7 +107,7 @@ export function buildOrdersApi(options: { validator: TokenVerifier; logger?: Log
         method: request.method,
         path: request.url.split("?")[0] ?? request.url,
         orderId: (request.params as { id?: string } | undefined)?.id,
-        status: reply.raw.writableFinished ? reply.statusCode : 499,
+        status: answered ? reply.statusCode : 499,
         idempotencyKey: firstHeader(request, "idempotency-key"),
         replayed: reply.getHeader("idempotent-replayed") === "true",
         traceparent: firstHeader(request, "traceparent"),
