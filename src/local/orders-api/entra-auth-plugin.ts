@@ -37,10 +37,14 @@ export function callerOf(request: FastifyRequest): VerifiedToken | undefined {
 
 /**
  * RFC 6750 §3 allows only %x20-21 / %x23-5B / %x5D-7E in error_description, and Node refuses some header bytes
- * outright; descriptions echo claim values the caller chose, so anything else becomes "?".
+ * outright; descriptions echo claim values the caller chose. Quotes become ', backslashes /, anything else "?".
  */
 function quotable(text: string): string {
-  return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "?").slice(0, 300);
+  return text
+    .replaceAll('"', "'")
+    .replaceAll("\\", "/")
+    .replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "?")
+    .slice(0, 300);
 }
 
 /**
