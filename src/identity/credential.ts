@@ -123,10 +123,10 @@ export function chooseCredential(env: Env, options: { arcAgentInstalled?: boolea
     });
   }
   for (const variable of ENDPOINT_VARIABLES.filter(value)) {
-    if (!URL.canParse(value(variable)!)) {
+    if (!/^https?:$/.test(URL.parse(value(variable)!)?.protocol ?? "")) {
       problems.push({
         variable,
-        problem: `expected an absolute URL such as http://localhost:42356/msi/token, got "${value(variable)}"`,
+        problem: `expected an http(s) URL such as http://localhost:42356/msi/token, got "${value(variable)}"`,
       });
     }
   }
