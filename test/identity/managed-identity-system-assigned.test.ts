@@ -3,17 +3,36 @@ import { after, before, describe, it } from "node:test";
 
 import { ManagedIdentityCredential } from "@azure/identity";
 
+import { chooseCredential } from "../../src/identity/index.ts";
 import type { IdentityPlatform } from "../../src/local/identity/index.ts";
-import { claimsOf, ORDERS_APP_ID, ORDERS_SCOPE, PRODUCER, startPlatform } from "./support.ts";
+import {
+  claimsOf,
+  ORDERS_APP_ID,
+  ORDERS_SCOPE,
+  PRODUCER,
+  SERVICE_BUS_SCOPE,
+  startPlatform,
+} from "./support.ts";
 
 describe("a system-assigned ManagedIdentityCredential against the local endpoint", () => {
   let platform: IdentityPlatform;
   before(async () => {
     platform = await startPlatform();
+    delete process.env.AZURE_CLIENT_ID;
   });
   after(() => platform.close());
 
-  it("gets a token for the tenant's system-assigned identity, with no roles it was not granted", async () => {
+  it("is what chooseCredential picks without AZURE_CLIENT_ID, and it gets the system-assigned identity's token", async () => {
+    const chosen = chooseCredential(process.env, { arcAgentInstalled: false });
+    assert.equal(chosen.source, "AppService");
+    assert.match(chosen.description, /system-assigned$/);
+    const before = platform.tokenRequests;
+    const token = await chosen.credential.getToken(SERVICE_BUS_SCOPE);
+    assert.equal(platform.tokenRequests, before + 1);
+    assert.equal(claimsOf(token?.token ?? "").oid, PRODUCER.objectId);
+  });
+
+  it("gets a token for the API with no roles claim, since none were granted", async () => {
     const token = await new ManagedIdentityCredential().getToken(ORDERS_SCOPE);
     const claims = claimsOf(token.token);
     assert.equal(claims.oid, PRODUCER.objectId);

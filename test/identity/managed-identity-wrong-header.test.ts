@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { ManagedIdentityCredential } from "@azure/identity";
+import { CredentialUnavailableError, ManagedIdentityCredential } from "@azure/identity";
 
+import { createRoleTokenProvider, TokenAcquisitionError } from "../../src/identity/index.ts";
 import type { IdentityPlatform } from "../../src/local/identity/index.ts";
 import { ORDERS_SCOPE, startPlatform, WORKER } from "./support.ts";
 
@@ -20,9 +21,30 @@ describe("the local managed-identity endpoint with a wrong X-IDENTITY-HEADER", (
       ),
       (error: Error) => {
         assert.equal(error.name, "CredentialUnavailableError");
-        assert.match(error.message, /X-IDENTITY-HEADER/);
+        assert.match(error.message, /X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER/);
+        assert.doesNotMatch(error.message, new RegExp(platform.identityHeader));
         return true;
       },
     );
+  });
+
+  it("reaches the role-token provider's caller as a retryable TokenAcquisitionError that keeps the SDK's reason", async () => {
+    const provider = createRoleTokenProvider({
+      credential: new ManagedIdentityCredential({
+        clientId: WORKER.clientId,
+        retryOptions: { maxRetries: 0 },
+      }),
+    });
+    await assert.rejects(provider.getToken({ name: "orders", scope: ORDERS_SCOPE }, []), (error: unknown) => {
+      assert.ok(error instanceof TokenAcquisitionError);
+      assert.equal(error.retryable, true);
+      assert.equal(error.timedOut, false);
+      assert.ok(error.cause instanceof CredentialUnavailableError);
+      assert.match(
+        error.message,
+        /^no token for API "orders" \(scope api:\/\/568c.*\) after \d+ ms: ManagedIdentityCredential: .*X-IDENTITY-HEADER/,
+      );
+      return true;
+    });
   });
 });
