@@ -80,8 +80,8 @@ export class MissingAppRoleError extends Error {
       `Identity ${details.objectId}${details.appId ? ` (client id ${details.appId})` : ""} lacks app role` +
         `${details.missingRoles.length > 1 ? "s" : ""} ${details.missingRoles.join(", ")} on API "${details.api}" (${resource}). ` +
         `It has: ${details.grantedRoles.join(", ") || "no roles"}. ` +
-        `Grant it: ${grants} (or in Azure: az rest -m POST -u https://graph.microsoft.com/v1.0/servicePrincipals/<API service principal id>/appRoleAssignedTo ` +
-        `with principalId ${details.objectId}, resourceId <API service principal id> and the role's appRoleId). ` +
+        `Grant it: ${grants} (or az rest -m POST -u https://graph.microsoft.com/v1.0/servicePrincipals/<API sp id>/appRoleAssignedTo ` +
+        `with principalId ${details.objectId}, resourceId and appRoleId). ` +
         `Role changes reach tokens only when the cached token expires (up to ~24 h in Azure); then resubmit the dead-lettered messages.`,
     );
     this.api = details.api;

@@ -76,7 +76,7 @@ describe("role-scoped tokens from a real user-assigned ManagedIdentityCredential
         error.message.startsWith(
           `Identity ${WORKER.objectId} (client id ${WORKER.clientId}) lacks app role Orders.Refund on API "orders" ` +
             `(api://${ORDERS_APP_ID}). It has: Orders.Read, Orders.Fulfil. ` +
-            `Grant it: keyless grant --identity ${WORKER.objectId} --api api://${ORDERS_APP_ID} --role Orders.Refund (or in Azure: az rest`,
+            `Grant it: keyless grant --identity ${WORKER.objectId} --api api://${ORDERS_APP_ID} --role Orders.Refund (or az rest -m POST`,
         ),
         error.message,
       );

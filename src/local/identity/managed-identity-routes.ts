@@ -99,7 +99,8 @@ export function managedIdentityRoutes(app: FastifyInstance, options: ManagedIden
               ...common,
               refresh_token: "",
               expires_in: String(token.expiresOn - Math.floor(Date.now() / 1000)),
-              not_before: expiresOn,
+              // When the token became valid (its issue time), as IMDS documents it; not its expiry.
+              not_before: String(token.expiresOn - tenant.tokenLifetimeSeconds),
               client_id: picked.identity.clientId,
             },
       );
