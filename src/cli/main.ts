@@ -18,9 +18,16 @@ const COMMANDS: Record<
     summary: "start the local platform: identity, Service Bus broker, sample API",
     load: () => import("./stack.ts"),
   },
-  grant: { summary: "grant an API's app role to a managed identity (Microsoft Graph)", load: () => import("./grant.ts") },
+  grant: {
+    summary: "grant an API's app role to a managed identity (Microsoft Graph)",
+    load: () => import("./grant.ts"),
+  },
   revoke: { summary: "remove an app role from a managed identity", load: () => import("./revoke.ts") },
   roles: { summary: "list the app roles an identity holds, per API", load: () => import("./roles.ts") },
+  doctor: {
+    summary: "check configuration, credential, tokens, roles and entities",
+    load: () => import("./doctor.ts"),
+  },
 };
 
 export async function cli(argv: string[]): Promise<number> {

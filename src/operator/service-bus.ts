@@ -1,0 +1,93 @@
+import type { TokenCredential } from "@azure/identity";
+import { ServiceBusClient, type ServiceBusClientOptions } from "@azure/service-bus";
+
+import { chooseCredential } from "../identity/index.ts";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface ServiceBusConnection {
+  readonly client: ServiceBusClient;
+  /** How it authenticates, for the output; never the connection string. */
+  readonly description: string;
+  /** The namespace host (or the connection string's endpoint host). */
+  readonly namespace: string;
+  readonly credential?: TokenCredential;
+}
+
+/**
+ * A client by the worker's rules: SERVICEBUS_FULLY_QUALIFIED_NAMESPACE with the managed identity chooseCredential
+ * picks (AZURE_CLIENT_ID, or `clientId` to act as another identity; "system" for the system-assigned one), else
+ * SERVICEBUS_CONNECTION_STRING (emulators).
+ */
+export function connectServiceBus(
+  env: Env,
+  options: { clientId?: string; clientOptions?: ServiceBusClientOptions } = {},
+): ServiceBusConnection {
+  const effective: Record<string, string | undefined> = { ...env };
+  if (options.clientId !== undefined) {
+    effective.AZURE_CLIENT_ID = options.clientId.toLowerCase() === "system" ? undefined : options.clientId;
+  }
+  const fqns = effective.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE?.trim();
+  if (fqns) {
+    const chosen = chooseCredential(effective);
+    return {
+      client: new ServiceBusClient(fqns, chosen.credential, options.clientOptions ?? {}),
+      description: `${fqns} as ${chosen.description}`,
+      namespace: fqns,
+      credential: chosen.credential,
+    };
+  }
+  const connectionString = effective.SERVICEBUS_CONNECTION_STRING?.trim();
+  if (connectionString) {
+    const endpoint = /(?:^|;)\s*Endpoint\s*=\s*sb:\/\/([^;/]+)/i.exec(connectionString)?.[1] ?? "?";
+    return {
+      client: new ServiceBusClient(connectionString, options.clientOptions ?? {}),
+      description: `${endpoint} with SERVICEBUS_CONNECTION_STRING (shared key; emulators only)`,
+      namespace: endpoint,
+    };
+  }
+  throw new Error(
+    "set SERVICEBUS_FULLY_QUALIFIED_NAMESPACE (managed identity) or SERVICEBUS_CONNECTION_STRING (emulator); locally: keyless stack --env-file .env.local, then node --env-file .env.local …",
+  );
+}
+
+/**
+ * The Service Bus error inside what the SDK threw: with retries, core-amqp wraps the attempts' errors in an
+ * AggregateError with an empty message, and the useful code (UnauthorizedAccess, MessagingEntityNotFound) is inside.
+ */
+export function serviceBusErrorOf(error: unknown): { code: string | undefined; message: string } {
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    const inner = error.errors.find((e: unknown) => (e as { code?: unknown })?.code) ?? error.errors.at(-1);
+    return serviceBusErrorOf(inner);
+  }
+  const e = error as { code?: unknown; message?: unknown };
+  return {
+    code: typeof e?.code === "string" ? e.code : undefined,
+    message: typeof e?.message === "string" && e.message ? e.message : String(error),
+  };
+}
+
+/** Splits an entity argument: `queue` or `topic/subscriptions/name`. */
+export function entityParts(entity: string): { queue: string } | { topic: string; subscription: string } {
+  const parts = entity.split("/");
+  if (parts.length === 3 && parts[1]?.toLowerCase() === "subscriptions") {
+    return { topic: parts[0]!, subscription: parts[2]! };
+  }
+  if (parts.length === 1 && parts[0]) return { queue: parts[0] };
+  throw new Error(`"${entity}" is neither a queue name nor topic/subscriptions/name`);
+}
+
+/** Races a promise against a time limit that names what was being waited for. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
