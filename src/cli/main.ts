@@ -28,6 +28,10 @@ const COMMANDS: Record<
     summary: "check configuration, credential, tokens, roles and entities",
     load: () => import("./doctor.ts"),
   },
+  send: {
+    summary: "enqueue messages (inline, from a JSON-lines file, or a load run)",
+    load: () => import("./send.ts"),
+  },
 };
 
 export async function cli(argv: string[]): Promise<number> {
