@@ -32,6 +32,7 @@ const COMMANDS: Record<
     summary: "enqueue messages (inline, from a JSON-lines file, or a load run)",
     load: () => import("./send.ts"),
   },
+  dlq: { summary: "list, resubmit or purge dead-lettered messages", load: () => import("./dlq.ts") },
 };
 
 export async function cli(argv: string[]): Promise<number> {
