@@ -212,17 +212,14 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       draining.abort(new ShutdownAbortError(reason));
       dispatcher.cancelWaiting();
       await Promise.allSettled(loops);
-      const finished = await Promise.race([
-        dispatcher.idle().then(() => true),
-        sleep(config.shutdownGraceMs).then(() => false),
-      ]);
+      const finished = await withinMs(dispatcher.idle(), config.shutdownGraceMs);
       if (!finished) {
         log.warn(
           { running: dispatcher.running },
           "shutdown grace period over: aborting running handlers and abandoning their messages",
         );
         abortNow.abort(new ShutdownAbortError("shutdown grace period over"));
-        await Promise.race([dispatcher.idle(), sleep(5_000)]);
+        await withinMs(dispatcher.idle(), 5_000);
       }
       try {
         await releasers.releaseAll();
@@ -251,6 +248,16 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
     stop,
     [Symbol.asyncDispose]: () => stop("disposed"),
   };
+}
+
+/** True when `promise` settles within `ms`; the timer is cleared either way so it never holds the process open. */
+async function withinMs(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([promise.then(() => true), sleep(ms, timer.signal).then(() => false)]);
+  } finally {
+    timer.abort();
+  }
 }
 
 function createServiceBusClient(config: WorkerConfig, deps: WorkerDeps): ServiceBusClient {

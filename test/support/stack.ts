@@ -89,10 +89,16 @@ export async function startTestStack(
       LOG_LEVEL: "warn",
       ...overrides,
     }),
+    // A fresh client per call: a producer elsewhere, unaffected by what the worker's connection goes through.
     send: async (entity, messages) => {
-      const sender = admin.createSender(entity);
-      await sender.sendMessages(messages);
-      await sender.close();
+      const client = new ServiceBusClient(env.SERVICEBUS_CONNECTION_STRING!, {
+        retryOptions: { maxRetries: 1 },
+      });
+      try {
+        await client.createSender(entity).sendMessages(messages);
+      } finally {
+        await client.close();
+      }
     },
     drainDeadLetters: async (entity, expected, timeoutMs = 10_000) => {
       const receiver = admin.createReceiver(entity, { subQueueType: "deadLetter" });

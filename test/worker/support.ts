@@ -1,0 +1,88 @@
+import { randomUUID } from "node:crypto";
+
+import { handlers } from "../../src/handlers/index.ts";
+import { chooseCredential, createRoleTokenProvider } from "../../src/identity/index.ts";
+import { loadConfig } from "../../src/worker/config.ts";
+import type { OutcomeEvent } from "../../src/worker/dispatcher.ts";
+import { createWorker, type WorkerHandle } from "../../src/worker/worker.ts";
+import { memoryLogger, type TestStack } from "../support/stack.ts";
+
+/** A topology with a short lock, for tests about locks and redelivery. */
+export const shortLockTopology = (lockDuration = "PT2S", maxDeliveryCount = 5) => ({
+  UserConfig: {
+    Namespaces: [
+      {
+        Name: "sbemulatorns",
+        Queues: [
+          { Name: "orders", Properties: { LockDuration: lockDuration, MaxDeliveryCount: maxDeliveryCount } },
+        ],
+        Topics: [],
+      },
+    ],
+    Logging: { Type: "Console" },
+  },
+});
+
+export interface TestWorker {
+  readonly worker: WorkerHandle;
+  readonly outcomes: Map<string, OutcomeEvent>;
+  readonly log: ReturnType<typeof memoryLogger>;
+  /** Resolves when every id has a final outcome (complete or dead-letter). */
+  settled(ids: readonly string[], timeoutMs?: number): Promise<OutcomeEvent[]>;
+}
+
+/** The production worker, in-process, against the test stack, with the sample handlers. */
+export async function startTestWorker(
+  stack: TestStack,
+  overrides: Record<string, string> = {},
+): Promise<TestWorker> {
+  const env = stack.workerEnv(overrides);
+  const config = loadConfig(env);
+  const chosen = chooseCredential(env);
+  const log = memoryLogger("info");
+  const outcomes = new Map<string, OutcomeEvent>();
+  const worker = createWorker(config, {
+    handlers,
+    tokens: createRoleTokenProvider({ credential: chosen.credential, timeoutMs: config.tokenTimeoutMs }),
+    credential: chosen.credential,
+    logger: log.logger,
+    receiveWaitMs: 500,
+    serviceBusClientOptions: { retryOptions: { maxRetries: 3, retryDelayInMs: 200, timeoutInMs: 10_000 } },
+    onOutcome: (event) => {
+      if (event.outcome.kind === "complete" || event.outcome.kind === "deadLetter")
+        outcomes.set(event.messageId, event);
+    },
+  });
+  await worker.started;
+  return {
+    worker,
+    outcomes,
+    log,
+    settled: async (ids, timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!ids.every((id) => outcomes.has(id))) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `${ids.filter((id) => !outcomes.has(id)).length} of ${ids.length} not settled; log tail:\n${log.text().slice(-3000)}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return ids.map((id) => outcomes.get(id)!);
+    },
+  };
+}
+
+/** Sends `count` fulfil messages for fresh order ids made by `orderId(i)`; returns their message and order ids. */
+export async function sendFulfilments(
+  stack: TestStack,
+  count: number,
+  orderId: (i: number) => string = () => `o-${randomUUID()}`,
+): Promise<Array<{ messageId: string; orderId: string }>> {
+  const sent = Array.from({ length: count }, (_, i) => ({ messageId: randomUUID(), orderId: orderId(i) }));
+  await stack.send(
+    "orders",
+    sent.map((s) => ({ messageId: s.messageId, subject: "orders.fulfil", body: { orderId: s.orderId } })),
+  );
+  return sent;
+}
