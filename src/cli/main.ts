@@ -5,6 +5,8 @@
  */
 import { stderr } from "node:process";
 
+import { trustExtraCaFromEnvironment } from "./extra-ca.ts";
+
 const COMMANDS: Record<
   string,
   { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }
@@ -52,6 +54,7 @@ export async function cli(argv: string[]): Promise<number> {
     stderr.write(`keyless: unknown command '${name}'. Commands: ${Object.keys(COMMANDS).join(", ")}\n`);
     return 2;
   }
+  trustExtraCaFromEnvironment();
   return (await command.load()).run(rest);
 }
 

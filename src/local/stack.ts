@@ -83,6 +83,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const worker = tenant.findIdentity(options.workerIdentity ?? "orders-worker");
   if (!worker)
     throw new Error(`the tenant has no managed identity "${options.workerIdentity ?? "orders-worker"}"`);
+  const admin = tenant.findIdentity("keyless-admin");
   const ordersApp = tenant.findApplication("Orders API");
   if (!ordersApp) throw new Error('the tenant defines no application "Orders API" for the sample API');
 
@@ -164,10 +165,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         AZURE_TENANT_ID: tenant.tenantId,
         KEYLESS_AUTHORITY: identity.authority,
         KEYLESS_GRAPH_URL: identity.graphUrl,
+        ...(admin ? { KEYLESS_ADMIN_CLIENT_ID: admin.clientId } : {}),
         SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: `${publicHost}:${broker.tlsPort}`,
         SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://${publicHost}:${broker.plainPort};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;`,
         SERVICEBUS_ENTITIES: "orders",
         NODE_EXTRA_CA_CERTS: ca.caCertPath,
+        KEYLESS_CA_CERTS: ca.caCertPath,
         API_ORDERS_BASE_URL: ordersApi.url,
         API_ORDERS_SCOPE: `${ordersApp.identifierUris[0] ?? `api://${ordersApp.appId}`}/.default`,
       }),

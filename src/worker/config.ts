@@ -135,6 +135,10 @@ export const VARIABLES = {
   OTEL_SERVICE_NAME: "service name on spans (default keyless-worker)",
   OTEL_TRACES_EXPORTER: "console to print spans; none to turn tracing off",
   NODE_EXTRA_CA_CERTS: "extra CA certificates (the local broker's development CA)",
+  KEYLESS_CA_CERTS:
+    "a CA file every keyless command trusts in-process (what keyless stack writes; unlike NODE_EXTRA_CA_CERTS it works from node --env-file)",
+  KEYLESS_CREDENTIAL:
+    "developer = use an Azure CLI login instead of the managed identity (never in production)",
 } as const;
 
 /** True when `name` is a variable the worker documents (TUNING, VARIABLES or an API_<NAME>_* pattern, OTEL_*). */
