@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { randomUUID } from "node:crypto";
+import { dirname } from "node:path";
+import { after, before, describe, it } from "node:test";
+
+import { startTestStack, type TestStack } from "../support/stack.ts";
+import { sendFulfilments, shortLockTopology, startTestWorker } from "./support.ts";
+
+const KEYLESS = new URL("../../bin/keyless", import.meta.url).pathname;
+
+/** `keyless run` as its own process, as a container runs it. */
+function spawnWorker(
+  stack: TestStack,
+  overrides: Record<string, string>,
+): { child: ChildProcess; output: () => string } {
+  let output = "";
+  const child = spawn(KEYLESS, ["run"], {
+    env: {
+      ...process.env,
+      ...stack.workerEnv({ LOG_LEVEL: "info", ...overrides }),
+      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  return { child, output: () => output };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+
+describe("stopping and crashing", () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack({ topology: shortLockTopology("PT2S", 10) });
+  });
+  after(() => stack?.close());
+
+  it("drains on SIGTERM: every message ends completed or back on the queue, none lost, none applied twice", async () => {
+    const { child, output } = spawnWorker(stack, {
+      WORKER_CONCURRENCY: "2",
+      WORKER_READ_AHEAD: "2",
+      WORKER_SHUTDOWN_GRACE_MS: "1000",
+    });
+    await until(() => output().includes("worker state: running"), 20_000, "the worker to run");
+    // Two quick handlers complete; two slow ones are running when SIGTERM comes and are aborted by the 1 s grace
+    // period; the rest were never started.
+    const sent = await sendFulfilments(stack, 8, (i) =>
+      i < 2 ? `slow-100-${randomUUID()}` : `slow-4000-${randomUUID()}`,
+    );
+    await sleep(1_500);
+    child.kill("SIGTERM");
+    const [code] = (await once(child, "exit")) as [number | null];
+    assert.equal(code, 0, output());
+    assert.match(output(), /worker state: draining/);
+    assert.match(output(), /worker state: stopped/);
+
+    const applied = sent.filter((s) => stack.ordersApi.effects(s.orderId).fulfilments === 1).length;
+    const counts = await stack.waitForCounts("orders", (c) => c.locked === 0);
+    assert.equal(applied + counts.active, 8, `applied ${applied}, back on the queue ${counts.active}`);
+    assert.ok(applied >= 2 && counts.active >= 4, `applied ${applied}, back on the queue ${counts.active}`);
+    assert.ok(sent.every((s) => stack.ordersApi.effects(s.orderId).fulfilments <= 1));
+
+    // The next worker finishes the rest, each order applied exactly once.
+    const next = await startTestWorker(stack, { WORKER_CONCURRENCY: "8" });
+    try {
+      await until(
+        () => sent.every((s) => stack.ordersApi.effects(s.orderId).fulfilments === 1),
+        30_000,
+        "every order",
+      );
+      await stack.waitForCounts("orders", (c) => c.active === 0 && c.locked === 0);
+    } finally {
+      await next.worker.stop();
+    }
+  });
+
+  it("loses nothing when killed: locked messages return after their locks expire and are applied once", async () => {
+    const { child, output } = spawnWorker(stack, { WORKER_CONCURRENCY: "4" });
+    await until(() => output().includes("worker state: running"), 20_000, "the worker to run");
+    const sent = await sendFulfilments(stack, 4, () => `slow-3000-${randomUUID()}`);
+    await sleep(1_500); // every handler is inside its API call now
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    const held = await stack.waitForCounts("orders", () => true);
+    assert.equal(held.locked, 4, "the dead worker's messages stay locked until their locks expire");
+
+    const next = await startTestWorker(stack, { WORKER_CONCURRENCY: "4" });
+    try {
+      const events = await next.settled(
+        sent.map((s) => s.messageId),
+        30_000,
+      );
+      assert.ok(events.every((e) => e.outcome.kind === "complete"));
+      assert.ok(
+        events.every((e) => e.deliveryCount >= 1),
+        "redelivered after the lock expired",
+      );
+      for (const s of sent) assert.equal(stack.ordersApi.effects(s.orderId).fulfilments, 1, s.orderId);
+    } finally {
+      await next.worker.stop();
+    }
+  });
+});
