@@ -1,18 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { stdout } from "node:process";
 
-import { ManagedIdentityCredential } from "@azure/identity";
-import { ServiceBusClient } from "@azure/service-bus";
-
-import { handlers } from "../handlers/index.ts";
-import { chooseCredential, createRoleTokenProvider } from "../identity/index.ts";
-import { trustDevCaInProcess } from "../local/dev-ca.ts";
-import { startLocalStack } from "../local/stack.ts";
-import { traceProperties } from "../telemetry/message-context.ts";
-import { createLogger } from "../telemetry/logger.ts";
-import { loadConfig } from "../worker/config.ts";
-import type { OutcomeEvent } from "../worker/dispatcher.ts";
-import { createWorker } from "../worker/worker.ts";
 import { parseCommandArgs } from "./args.ts";
 import { demoMessages } from "./demo-messages.ts";
 import { bold, devLogView, dim, green, red, yellow } from "./dev-view.ts";
@@ -28,6 +16,12 @@ options:
   --no-demo          send nothing; just run the stack and the worker
 `;
 
+const indent = (text: string, prefix: string) =>
+  text
+    .split("\n")
+    .map((line) => `${prefix}${line}`)
+    .join("\n");
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs("dev", argv, {
     help: { type: "boolean", short: "h" },
@@ -39,6 +33,34 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const print = (line: string) => stdout.write(`${line}\n`);
+  const labels = new Map<string, string>();
+  const traceLabels = new Map<string, string>();
+  // Telemetry starts before the SDKs load; each message's spans are printed as a tree when it is processed.
+  const { startTelemetry } = await import("../telemetry/start.ts");
+  const { TraceCollector, formatSpanTree } = await import("../telemetry/span-tree.ts");
+  const telemetry = await startTelemetry(process.env, {
+    serviceName: "keyless-dev",
+    spanProcessors: [
+      new TraceCollector((traceId, spans) => {
+        const label = traceLabels.get(traceId);
+        if (label)
+          print(dim(`  ┌ spans of ${label} (trace ${traceId})\n${indent(formatSpanTree(spans), "  │ ")}`));
+      }),
+    ],
+  });
+  const { ManagedIdentityCredential } = await import("@azure/identity");
+  const { ServiceBusClient } = await import("@azure/service-bus");
+  const { handlers } = await import("../handlers/index.ts");
+  const { chooseCredential, createRoleTokenProvider } = await import("../identity/index.ts");
+  const { trustDevCaInProcess } = await import("../local/dev-ca.ts");
+  const { startLocalStack } = await import("../local/stack.ts");
+  const { traceProperties } = await import("../telemetry/message-context.ts");
+  const { SpanKind, withSpan } = await import("../telemetry/span.ts");
+  const { createLogger } = await import("../telemetry/logger.ts");
+  const { loadConfig } = await import("../worker/config.ts");
+  const { createWorker } = await import("../worker/worker.ts");
+  type OutcomeEvent = import("../worker/dispatcher.ts").OutcomeEvent;
+
   const stack = await startLocalStack({
     ports: { identity: 0, api: 0, amqps: 0, amqp: 0, brokerHttp: 0 },
   });
@@ -63,7 +85,6 @@ export async function run(argv: string[]): Promise<number> {
   );
 
   const demo = values["no-demo"] ? [] : demoMessages(randomUUID().slice(0, 4));
-  const labels = new Map<string, string>();
   const labelOf = (id: string | undefined) => (id ? (labels.get(id) ?? id.slice(0, 8)) : "");
   const config = loadConfig(env);
   const chosen = chooseCredential(env);
@@ -102,11 +123,22 @@ export async function run(argv: string[]): Promise<number> {
       new ManagedIdentityCredential(),
     );
     const sender = producer.createSender("orders");
-    const messages = demo.map((d) => {
-      const messageId = randomUUID();
-      labels.set(messageId, d.label);
-      return { messageId, subject: d.subject, body: d.body, applicationProperties: { ...traceProperties() } };
-    });
+    // Each demo message gets its own producer span, so each one reads as its own trace.
+    const messages = await Promise.all(
+      demo.map((d) =>
+        withSpan(`create ${d.label}`, { kind: SpanKind.PRODUCER }, async (span) => {
+          const messageId = randomUUID();
+          labels.set(messageId, d.label);
+          traceLabels.set(span.spanContext().traceId, d.label);
+          return {
+            messageId,
+            subject: d.subject,
+            body: d.body,
+            applicationProperties: { ...traceProperties() },
+          };
+        }),
+      ),
+    );
     await sender.sendMessages(messages);
     await producer.close();
     print(`sent ${demo.length} demo messages:`);
@@ -125,6 +157,8 @@ export async function run(argv: string[]): Promise<number> {
   await (values["exit-when-idle"] && demo.length > 0 ? Promise.race([allSettled, interrupt]) : interrupt);
   await worker.stop(interrupted ? "interrupted" : "demo finished");
   await stack.close();
+  await new Promise((r) => setTimeout(r, 50)); // let the last trace print
+  await telemetry.shutdown();
 
   if (demo.length > 0) {
     print("");

@@ -28,6 +28,13 @@ export async function run(argv: string[]): Promise<number> {
     stdout.write(HELP);
     return 0;
   }
+  // Telemetry first, so the Azure SDK and everything else load already instrumented.
+  const { startTelemetry } = await import("../telemetry/start.ts");
+  const telemetry = await startTelemetry(process.env);
   const { main } = await import("../worker/main.ts");
-  return main(process.env);
+  try {
+    return await main(process.env);
+  } finally {
+    await telemetry.shutdown(); // flush what the last messages produced
+  }
 }

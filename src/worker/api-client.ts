@@ -145,7 +145,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           [ATTR.SERVER_ADDRESS]: url.hostname,
           [ATTR.KEYLESS_API]: api.name,
         },
-        isExpectedError: (e) => e instanceof PermanentError,
+        isExpectedError: (e) =>
+          e instanceof PermanentError || (e as { name?: string }).name === "MissingAppRoleError",
       },
       async (span) => {
         let token = await acquireToken(false);
