@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { stdout } from "node:process";
 
+import type { OutcomeEvent } from "../worker/dispatcher.ts";
 import { parseCommandArgs } from "./args.ts";
 import { demoMessages } from "./demo-messages.ts";
 import { bold, devLogView, dim, green, red, yellow } from "./dev-view.ts";
@@ -59,7 +60,6 @@ export async function run(argv: string[]): Promise<number> {
   const { createLogger } = await import("../telemetry/logger.ts");
   const { loadConfig } = await import("../worker/config.ts");
   const { createWorker } = await import("../worker/worker.ts");
-  type OutcomeEvent = import("../worker/dispatcher.ts").OutcomeEvent;
 
   const stack = await startLocalStack({
     ports: { identity: 0, api: 0, amqps: 0, amqp: 0, brokerHttp: 0 },
