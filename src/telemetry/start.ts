@@ -40,12 +40,20 @@ export async function startTelemetry(
   if (mode === "off" && extra.length === 0) return { mode, shutdown: async () => undefined };
 
   const spanProcessors: SpanProcessor[] = [...extra];
-  if (mode === "otlp") spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }));
+  if (mode === "otlp") {
+    spanProcessors.push(
+      new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: otlpUrl(env, "traces") }) }),
+    );
+  }
   if (mode === "console")
     spanProcessors.push(new BatchSpanProcessor({ exporter: new ConsoleSpanExporter() }));
   const metricReaders =
     mode === "otlp" && (env.OTEL_METRICS_EXPORTER ?? "otlp") !== "none"
-      ? [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter() })]
+      ? [
+          new PeriodicExportingMetricReader({
+            exporter: new OTLPMetricExporter({ url: otlpUrl(env, "metrics") }),
+          }),
+        ]
       : [];
 
   const sdk = new NodeSDK({
@@ -63,6 +71,13 @@ export async function startTelemetry(
       await sdk.shutdown();
     },
   };
+}
+
+/** The signal's OTLP/HTTP URL from the given environment (the exporters would read process.env themselves). */
+function otlpUrl(env: Env, signal: "traces" | "metrics"): string {
+  const specific = env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`];
+  if (specific) return specific;
+  return `${(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "http://localhost:4318").replace(/\/+$/, "")}/v1/${signal}`;
 }
 
 /**
