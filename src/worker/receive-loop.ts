@@ -28,6 +28,9 @@ export interface ReceiveLoopOptions {
   readonly maxWaitMs?: number;
 }
 
+/** Longest wait of a receive while messages are flowing. */
+const BUSY_WAIT_MS = 50;
+
 /** After this many failed receives in a row the receiver is thrown away and made anew. */
 const FAILURES_BEFORE_NEW_RECEIVER = 3;
 
@@ -63,6 +66,9 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
 
   let receiver = create();
   let failures = 0;
+  // After its first message the SDK waits up to 1 s for the rest of the batch; while messages are flowing that
+  // wait only delays the next receive, so wait briefly then and long only when the entity looked empty.
+  let busy = false;
   while (!o.stop.aborted) {
     await o.waitForRoom(o.budget, o.stop);
     if (o.stop.aborted) break;
@@ -73,10 +79,11 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
       messages = await withWatchdog(
         // Not aborted on stop: messages the broker already locked for us would be dropped by the SDK and come back
         // only when their locks expire. The call ends within maxWaitMs, and what it brings is abandoned at once.
-        receiver.receiveMessages(room, { maxWaitTimeInMs: maxWaitMs }),
+        receiver.receiveMessages(room, { maxWaitTimeInMs: busy ? BUSY_WAIT_MS : maxWaitMs }),
         maxWaitMs + 30_000,
       );
       failures = 0;
+      busy = messages.length > 0;
       o.onHealth(true);
     } catch (error) {
       if (o.stop.aborted) break;
