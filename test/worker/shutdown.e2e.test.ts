@@ -39,7 +39,6 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
   }
 }
 
-
 describe("stopping and crashing", () => {
   let stack: TestStack;
   before(async () => {
