@@ -8,12 +8,6 @@ export {
   TokenFormatError,
 } from "./errors.ts";
 export { createRoleTokenProvider, REFRESH_MARGIN_MS } from "./role-token-provider.ts";
-export type {
-  ApiRef,
-  ApiTokenState,
-  PreflightRow,
-  RoleToken,
-  RoleTokenProvider,
-} from "./role-token-provider.ts";
+export type { ApiRef, ApiTokenState, RoleToken, RoleTokenProvider } from "./role-token-provider.ts";
 export { readTokenClaims } from "./token-claims.ts";
 export type { TokenClaims } from "./token-claims.ts";

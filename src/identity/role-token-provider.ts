@@ -19,17 +19,6 @@ export interface RoleToken {
   readonly fromCache: boolean;
 }
 
-/** One line of the worker's start-up table. `has` is undefined and `error` set when no token could be had. */
-export interface PreflightRow {
-  readonly api: string;
-  readonly scope: string;
-  readonly needs: readonly string[];
-  readonly has: readonly string[] | undefined;
-  /** Roles known to be missing; empty when no token could be had (see `error`), since then nothing is known. */
-  readonly missing: readonly string[];
-  readonly error?: string;
-}
-
 /** What the provider knows about one API, safe to log: ids, roles and times, never the token. */
 export interface ApiTokenState {
   readonly api: string;
@@ -69,10 +58,6 @@ export interface RoleTokenProvider {
   ): Promise<RoleToken>;
   /** The cached claims and in-flight state for `api`, for logs and health output. */
   describe(api: ApiRef): ApiTokenState;
-  /** Gets a token per API and compares its roles with each entry's needs. Never throws: failures become rows. */
-  preflight(
-    apis: ReadonlyArray<{ readonly api: ApiRef; readonly requiredRoles: readonly string[] }>,
-  ): Promise<PreflightRow[]>;
 }
 
 /** Our cache serves a token until this long before it expires (MSAL's own refresh window is the same). */
@@ -218,22 +203,6 @@ export function createRoleTokenProvider(options: {
         inFlight: inFlight.has(api.scope),
         abandonedCalls: abandoned.get(api.scope) ?? 0,
       };
-    },
-
-    preflight(apis) {
-      return Promise.all(
-        apis.map(async ({ api, requiredRoles }): Promise<PreflightRow> => {
-          const needs = [...requiredRoles];
-          try {
-            const { claims } = await getToken(api, []);
-            const missing = needs.filter((role) => !claims.roles.includes(role));
-            return { api: api.name, scope: api.scope, needs, has: claims.roles, missing };
-          } catch (error) {
-            const message = withoutJwts((error as Error)?.message ?? String(error));
-            return { api: api.name, scope: api.scope, needs, has: undefined, missing: [], error: message };
-          }
-        }),
-      );
     },
   };
 }

@@ -47,10 +47,6 @@ describe("tokens never reach the logs", () => {
     seen.push(granted.token);
     logger.info({ claims: granted.claims, fromCache: granted.fromCache }, "token for orders");
     logger.info({ state: provider.describe(orders) }, "token state");
-    logger.info(
-      { rows: await provider.preflight([{ api: orders, requiredRoles: ["Orders.Refund"] }]) },
-      "preflight",
-    );
 
     for (const failing of [
       provider.getToken(orders, ["Orders.Refund"]),

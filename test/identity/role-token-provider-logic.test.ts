@@ -227,41 +227,6 @@ describe("role token provider logic", () => {
     assert.equal(calls.length, 1);
   });
 
-  it("preflight lists needs, has and missing per API, and an error row instead of throwing", async () => {
-    const { credential, calls } = fakeCredential();
-    const provider = createRoleTokenProvider({ credential, now: () => T0 });
-    const rows = provider.preflight([
-      { api: orders, requiredRoles: ["Orders.Read", "Orders.Refund"] },
-      { api: billing, requiredRoles: ["Billing.Read"] },
-    ]);
-    await tick();
-    calls.find((c) => c.scope === orders.scope)!.resolve(tokenFor(["Orders.Read"]));
-    calls.find((c) => c.scope === billing.scope)!.reject(new Error("AADSTS500011: no such resource"));
-    const [ordersRow, billingRow] = await rows;
-    assert.deepEqual(ordersRow, {
-      api: "orders",
-      scope: orders.scope,
-      needs: ["Orders.Read", "Orders.Refund"],
-      has: ["Orders.Read"],
-      missing: ["Orders.Refund"],
-    });
-    assert.deepEqual(
-      { ...billingRow, error: undefined },
-      {
-        api: "billing",
-        scope: billing.scope,
-        needs: ["Billing.Read"],
-        has: undefined,
-        missing: [],
-        error: undefined,
-      },
-    );
-    assert.match(
-      billingRow?.error ?? "",
-      /^no token for API "billing" .* after \d+ ms: AADSTS500011: no such resource$/,
-    );
-  });
-
   it("describes the cached token by ids, roles and times only", async () => {
     const { credential, calls } = fakeCredential();
     const provider = createRoleTokenProvider({ credential, now: () => T0 });

@@ -120,26 +120,6 @@ describe("role-scoped tokens from a real user-assigned ManagedIdentityCredential
     assert.equal(platform.tokenRequests, before + 2);
   });
 
-  it("preflight reports needs, has and missing per API, and a row with the reason for an API it cannot reach", async () => {
-    const provider = createRoleTokenProvider({ credential: worker() });
-    const rows = await provider.preflight([
-      { api: orders, requiredRoles: ["Orders.Fulfil", "Orders.Refund"] },
-      {
-        api: { name: "billing", scope: "api://billing-not-registered/.default" },
-        requiredRoles: ["Billing.Read"],
-      },
-    ]);
-    assert.deepEqual(rows[0], {
-      api: "orders",
-      scope: ORDERS_SCOPE,
-      needs: ["Orders.Fulfil", "Orders.Refund"],
-      has: ["Orders.Read", "Orders.Fulfil"],
-      missing: ["Orders.Refund"],
-    });
-    assert.equal(rows[1]?.has, undefined);
-    assert.match(rows[1]?.error ?? "", /AADSTS500011/);
-  });
-
   // Last: it grants a role in the tenant (and takes it back).
   it("forceRefresh asks the credential again, but the SDK's cache hands back the same token without a new role", async () => {
     const provider = createRoleTokenProvider({ credential: worker() });
