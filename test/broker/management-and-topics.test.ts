@@ -130,7 +130,10 @@ describe("$management operations and topics", () => {
     await client.createSender("order-events").sendMessages({ body: "r2", subject: "orders.refund" });
     const audit = client.createReceiver("order-events", "audit");
     const [a] = await audit.receiveMessages(1, { maxWaitTimeInMs: 2000 });
-    await audit.deadLetterMessage(a!, { deadLetterReason: "test", deadLetterErrorDescription: "settled on its own" });
+    await audit.deadLetterMessage(a!, {
+      deadLetterReason: "test",
+      deadLetterErrorDescription: "settled on its own",
+    });
     assert.equal(entityStats(broker, "order-events/subscriptions/audit").deadLettered, 1);
     assert.equal(entityStats(broker, "order-events/subscriptions/refunds").active, 1);
     const dlq = client.createReceiver("order-events", "audit", {
