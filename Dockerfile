@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# keyless-worker: one image for the worker (`keyless run`, the default) and every other keyless command
+# (`stack` for the local platform in docker-compose.yml, `doctor`, `send`, `dlq` …).
+#
+# Node 24 runs the TypeScript sources directly (type stripping), so there is no build step for our code.
+# Node refuses to strip types from files under node_modules, which is why the app lives in /app as plain
+# sources and is not installed as a package.
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# --- dependencies: production only, from the lockfile -------------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: no dependency needs an install script at run time (protobufjs' postinstall only prints a
+# notice), and skipping them keeps the build free of arbitrary code.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# --- runtime ---------------------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY src ./src
+# `keyless <command>` on PATH, so `docker exec <container> keyless doctor` works like on a laptop.
+# `keyless stack` keeps its development CA under .keyless/ca (relative to /app); the node user must own it.
+RUN ln -s /app/bin/keyless /usr/local/bin/keyless \
+ && mkdir -p /app/.keyless/ca && chown -R node:node /app/.keyless
+
+USER node
+# The worker's health server (WORKER_HEALTH_PORT, default 8080): /healthz liveness, /readyz readiness.
+EXPOSE 8080
+# No curl in slim images: Node's fetch does the probe. Only `keyless run` serves /healthz; compose overrides
+# or disables this check for the other commands.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.WORKER_HEALTH_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+
+# The same file package.json's "keyless" bin runs. The "--" keeps Node from taking a command's own --env-file
+# flag for itself (see bin/keyless); the CLI drops it. Node is PID 1 and handles SIGTERM itself: the worker
+# drains within WORKER_SHUTDOWN_GRACE_MS.
+ENTRYPOINT ["node", "src/cli/main.ts", "--"]
+CMD ["run"]
