@@ -3,7 +3,7 @@
  * links to $cbs, `<entity>/$management` and entities. Every failure caused by one client (bad frames, refused
  * attaches, exceptions while handling its frames) ends at most that client's link or connection, never the broker.
  */
-import type net from "node:net";
+import net from "node:net";
 import tls from "node:tls";
 
 import type { Logger } from "pino";
@@ -49,6 +49,9 @@ interface ConnectionState {
 
 const DEAD_LETTER_CONDITION = "com.microsoft:dead-letter";
 const CREDIT = 1000;
+const MAX_FRAME_SIZE = 262144;
+/** A client must finish SASL and AMQP open within this time (Service Bus itself allows 20 s for the first put-token). */
+const OPEN_DEADLINE_MS = 10_000;
 
 export class AmqpServer {
   readonly #opts: AmqpServerOptions;
@@ -76,20 +79,15 @@ export class AmqpServer {
 
   /** Starts a listener; resolves with the bound port. */
   listen(port: number, host: string, tlsOptions?: { key: string; cert: string }): Promise<number> {
-    const server = this.#container.listen({
-      port,
-      host,
-      ...(tlsOptions
-        ? { transport: "tls", key: tlsOptions.key, cert: tlsOptions.cert }
-        : { transport: "tcp" }),
-      max_frame_size: 262144,
-      channel_max: 65535,
-    } as never) as unknown as net.Server;
+    const server: net.Server = tlsOptions
+      ? tls.createServer({ key: tlsOptions.key, cert: tlsOptions.cert })
+      : net.createServer();
     this.#servers.push(server);
     server.on("connection", (socket: net.Socket) => {
       this.#sockets.add(socket);
       socket.on("close", () => this.#sockets.delete(socket));
     });
+    server.on(tlsOptions ? "secureConnection" : "connection", (socket: net.Socket) => this.#accept(socket));
     if (server instanceof tls.Server) {
       server.on("tlsClientError", (error) =>
         this.#opts.logger.debug({ err: error.message }, "TLS handshake failed"),
@@ -97,12 +95,41 @@ export class AmqpServer {
     }
     return new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.once("listening", () => {
+      server.listen({ port, host }, () => {
         server.off("error", reject);
         server.on("error", (error) => this.#opts.logger.error({ err: error }, "listener error"));
         resolve((server.address() as net.AddressInfo).port);
       });
     });
+  }
+
+  /**
+   * Hands a socket to rhea, with two limits rhea does not enforce on the server side: a frame header announcing more
+   * than max-frame-size (rhea would wait for gigabytes), and a client that never completes the AMQP open.
+   */
+  #accept(socket: net.Socket): void {
+    const connection = this.#container.create_connection({
+      max_frame_size: MAX_FRAME_SIZE,
+      channel_max: 65535,
+    } as never);
+    const raw = connection as unknown as { input(buff: Buffer): void; frame_size?: number };
+    const input = raw.input.bind(connection);
+    raw.input = (buff: Buffer) => {
+      input(buff);
+      if ((raw.frame_size ?? 0) > MAX_FRAME_SIZE) {
+        this.#opts.logger.info(
+          { announced: raw.frame_size },
+          "frame larger than max-frame-size; connection dropped",
+        );
+        socket.destroy();
+      }
+    };
+    const deadline = setTimeout(() => {
+      if (!connection.is_open()) socket.destroy();
+    }, OPEN_DEADLINE_MS);
+    deadline.unref();
+    socket.once("close", () => clearTimeout(deadline));
+    (connection as unknown as { accept(s: net.Socket): void }).accept(socket);
   }
 
   async close(): Promise<void> {

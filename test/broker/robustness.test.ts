@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import net from "node:net";
+import { after, before, describe, it } from "node:test";
+
+import rhea from "rhea";
+import type { Connection, Receiver } from "rhea";
+
+import type { Broker } from "../../src/local/broker/index.ts";
+import {
+  connectionStringClient,
+  emulatorConfig,
+  entityStats,
+  eventually,
+  queue,
+  removeTestCa,
+  sleep,
+  startTestBroker,
+} from "./support.ts";
+
+/** A SAS token exactly as core-amqp builds one. */
+function sasToken(audience: string, keyName = "RootManageSharedAccessKey", key = "SAS_KEY_VALUE"): string {
+  const sr = encodeURIComponent(audience);
+  const se = Math.floor(Date.now() / 1000) + 3600;
+  const sig = encodeURIComponent(createHmac("sha256", key).update(`${sr}\n${se}`).digest("base64"));
+  return `SharedAccessSignature sr=${sr}&sig=${sig}&se=${se}&skn=${keyName}`;
+}
+
+/** A raw rhea client: lets a test control link credit and drain precisely, which the SDK does not expose. */
+async function rawConnection(port: number): Promise<Connection> {
+  const container = rhea.create_container();
+  const connection = container.connect({
+    host: "127.0.0.1",
+    port,
+    reconnect: false,
+    username: "anonymous",
+  } as never);
+  await new Promise((resolve, reject) => {
+    connection.once("connection_open", resolve);
+    connection.once("connection_error", reject);
+  });
+  const cbsReceiver = connection.open_receiver({ source: { address: "$cbs" }, name: "cbs-reply" } as never);
+  const cbsSender = connection.open_sender({ target: { address: "$cbs" } });
+  await new Promise((r) => cbsSender.once("sendable", r));
+  const done = new Promise<number>((resolve) =>
+    cbsReceiver.once("message", (ctx) =>
+      resolve(Number(ctx.message?.application_properties?.["status-code"])),
+    ),
+  );
+  cbsSender.send({
+    message_id: "1",
+    reply_to: "cbs-reply",
+    application_properties: {
+      operation: "put-token",
+      name: `sb://localhost:${port}/raw`,
+      type: "servicebus.windows.net:sastoken",
+    },
+    body: sasToken(`sb://localhost:${port}/raw`),
+  });
+  assert.equal(await done, 202);
+  return connection;
+}
+
+describe("robustness", () => {
+  let broker: Broker;
+
+  before(async () => {
+    broker = await startTestBroker(emulatorConfig([queue("raw"), queue("alive")]));
+  });
+  after(async () => {
+    await broker.close();
+    await removeTestCa();
+  });
+
+  it("never pushes more messages than the client granted, and answers drain by giving the rest of the credit back", async () => {
+    const client = connectionStringClient(broker);
+    await client.createSender("raw").sendMessages(Array.from({ length: 5 }, (_, i) => ({ body: i })));
+    await client.close();
+
+    const connection = await rawConnection(broker.plainPort!);
+    const receiver: Receiver = connection.open_receiver({
+      source: { address: "raw" },
+      credit_window: 0,
+      autoaccept: false,
+    } as never);
+    let received = 0;
+    receiver.on("message", () => received++);
+    await new Promise((r) => receiver.once("receiver_open", r));
+    receiver.add_credit(2);
+    await sleep(300);
+    assert.equal(received, 2);
+    assert.equal(entityStats(broker, "raw").locked, 2);
+
+    const r = receiver as unknown as { drain: boolean; add_credit(n: number): void; credit: number };
+    r.add_credit(3);
+    await eventually("3 more", () => received === 5);
+    r.add_credit(4);
+    r.drain = true;
+    r.add_credit(0);
+    (receiver as unknown as { drain_credit(): void }).drain_credit();
+    await new Promise((resolve) => receiver.once("receiver_drained", resolve));
+    assert.equal(r.credit, 0, "drain returned the unused credit");
+    assert.equal(received, 5);
+    connection.close();
+  });
+
+  it("closes only the connection that sends garbage; other clients keep working", async () => {
+    const client = connectionStringClient(broker);
+    const sender = client.createSender("alive");
+    await sender.sendMessages({ body: "before" });
+
+    for (const bytes of [
+      Buffer.from("GET / HTTP/1.1\r\n\r\n"),
+      Buffer.concat([Buffer.from("AMQP\x03\x01\x00\x00", "binary"), Buffer.alloc(64, 0xff)]),
+      Buffer.concat([
+        Buffer.from("AMQP\x00\x01\x00\x00", "binary"),
+        Buffer.from([0, 0, 0, 12, 2, 0, 0, 0, 0x00, 0x53, 0x99, 0x45]),
+      ]),
+    ]) {
+      const socket = net.connect(broker.plainPort!, "127.0.0.1");
+      socket.on("error", () => {});
+      socket.resume(); // read the broker's replies so its close is seen
+      socket.write(bytes);
+      await new Promise((r) => socket.once("close", r));
+    }
+
+    await sender.sendMessages({ body: "after" });
+    assert.equal(entityStats(broker, "alive").active, 2);
+    await client.close();
+  });
+
+  it("serves many concurrent connections and links", async () => {
+    const clients = Array.from({ length: 20 }, () => connectionStringClient(broker));
+    await Promise.all(clients.map((c, i) => c.createSender("alive").sendMessages({ body: `c${i}` })));
+    assert.equal(entityStats(broker, "alive").active, 22);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+});
