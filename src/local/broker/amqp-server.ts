@@ -328,15 +328,14 @@ export class AmqpServer {
     switch (link.role) {
       case "cbs":
         delivery.update(true, acceptedOutcome());
-        this.#onPutToken(ctx.connection, state, request);
+        this.#onPutToken(state, request);
         return;
       case "management":
         delivery.update(true, acceptedOutcome());
-        this.#onManagement(ctx.connection, state, link, request);
+        this.#onManagement(state, link, request);
         return;
       case "entity":
         this.#onSend(
-          ctx.connection,
           state,
           link,
           receiver,
@@ -348,7 +347,7 @@ export class AmqpServer {
     }
   }
 
-  #onPutToken(connection: Connection, state: ConnectionState, request: Message): void {
+  #onPutToken(state: ConnectionState, request: Message): void {
     const props = request.application_properties ?? {};
     const reply = (statusCode: number, statusDescription: string) => {
       const sender = typeof request.reply_to === "string" ? state.replyTo.get(request.reply_to) : undefined;
@@ -371,10 +370,9 @@ export class AmqpServer {
         reply(401, text);
       },
     );
-    void connection;
   }
 
-  #onManagement(connection: Connection, state: ConnectionState, link: LinkState, request: Message): void {
+  #onManagement(state: ConnectionState, link: LinkState, request: Message): void {
     const entity = link.entity!;
     const nodePath = link.resource.replace(/^sb:\/\/[^/]*\//, "");
     const result = handleManagementRequest(request, {
@@ -395,11 +393,9 @@ export class AmqpServer {
       },
       body: result.body ?? null,
     });
-    void connection;
   }
 
   #onSend(
-    connection: Connection,
     state: ConnectionState,
     link: LinkState,
     receiver: Receiver,
@@ -431,7 +427,6 @@ export class AmqpServer {
         });
       }
     }
-    void connection;
   }
 
   /** A disposition from the SDK for a message we delivered peek-lock. */
