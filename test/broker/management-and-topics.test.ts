@@ -126,6 +126,27 @@ describe("$management operations and topics", () => {
     assert.deepEqual(await read("vip"), ["gold"]);
   });
 
+  it("lists a subscription's rules through the rule manager (needs Manage)", async () => {
+    grant("owner", ["Manage"]);
+    const owner = tokenClient(broker, credentialFor("owner"));
+    const rules = [];
+    for await (const r of owner.createRuleManager("order-events", "refunds").listRules()) rules.push(r);
+    assert.deepEqual(
+      rules.map((r) => [r.name, (r.filter as { subject?: string }).subject]),
+      [["refunds-only", "orders.refund"]],
+    );
+    const defaults = [];
+    for await (const r of owner.createRuleManager("order-events", "audit").listRules()) defaults.push(r);
+    assert.deepEqual(
+      defaults.map((r) => [r.name, (r.filter as { sqlExpression?: string }).sqlExpression]),
+      [["$Default", "1=1"]],
+    );
+    await assert.rejects(async () => {
+      for await (const _ of client.createRuleManager("order-events", "audit").listRules()) void _;
+    }, /'Manage' claim/);
+    await owner.close();
+  });
+
   it("settles a subscription's messages independently of the other subscriptions", async () => {
     await client.createSender("order-events").sendMessages({ body: "r2", subject: "orders.refund" });
     const audit = client.createReceiver("order-events", "audit");

@@ -14,6 +14,7 @@ import { AmqpRefusal, badRequest } from "./errors.ts";
 import { bytesToUuid, uuidToBytes } from "./lock-token.ts";
 import type { MessageStore, Outcome, Properties } from "./message-store.ts";
 import type { Namespace } from "./namespace.ts";
+import { encodeRule } from "./rule-descriptions.ts";
 import { encodeForClient } from "./wire-message.ts";
 
 const { types } = rhea;
@@ -98,6 +99,23 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
         for (const token of lockTokens(body)) store.settle(token, outcome);
         return OK;
       }
+      case "com.microsoft:enumerate-rules": {
+        const { rules, rbacPath } = ctx.namespace.rules(ctx.entity, ctx.resource);
+        ctx.authorize("Manage", rbacPath);
+        const skip = toNumber(body.skip ?? 0);
+        const top = toNumber(body.top ?? rules.length);
+        const page = rules.slice(skip, skip + top);
+        if (page.length === 0) return { statusCode: 204, statusDescription: "No rules" };
+        return { ...OK, body: { rules: page.map(encodeRule) } };
+      }
+      case "com.microsoft:add-rule":
+      case "com.microsoft:remove-rule":
+        return {
+          statusCode: 501,
+          statusDescription:
+            "Rules come from Config.json in the keyless broker and cannot be changed at run time.",
+          errorCondition: "amqp:not-implemented",
+        };
       default:
         return {
           statusCode: 501,

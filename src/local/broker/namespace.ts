@@ -8,7 +8,14 @@ import { randomUUID } from "node:crypto";
 import type { Message } from "rhea";
 
 import type { EntityAddress } from "./addresses.ts";
-import type { DeliverySettings, QueueSpec, SubscriptionSpec, TopicSpec, Topology } from "./config.ts";
+import type {
+  DeliverySettings,
+  QueueSpec,
+  RuleSpec,
+  SubscriptionSpec,
+  TopicSpec,
+  Topology,
+} from "./config.ts";
 import { entityNotFound, messageNotFound, notAllowed } from "./errors.ts";
 import { matches } from "./filters.ts";
 import { MessageStore } from "./message-store.ts";
@@ -159,6 +166,16 @@ export class Namespace {
   ): { store: MessageStore; rbacPath: string; kind: EntityKind } {
     const rx = this.#findReceivable(address, resource);
     return { store: address.deadLetter ? rx.deadLetters : rx.store, rbacPath: rx.path, kind: rx.kind };
+  }
+
+  /** The rules of a subscription (read-only: the topology comes from Config.json). */
+  rules(address: EntityAddress, resource: string): { rules: readonly RuleSpec[]; rbacPath: string } {
+    const s =
+      address.subscription === undefined
+        ? undefined
+        : this.#topics.get(address.name.toLowerCase())?.subs.get(address.subscription.toLowerCase());
+    if (s === undefined || address.deadLetter) throw entityNotFound(resource);
+    return { rules: s.spec.rules, rbacPath: s.rx.path };
   }
 
   /** Checks an address can be sent to and returns the RBAC path. */
