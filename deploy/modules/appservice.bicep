@@ -1,10 +1,14 @@
-// The worker on App Service (Linux container): Always On (a background worker must not idle out) and a health
-// check path; the same identity and settings as on Container Apps. Scale-out is manual or by autoscale rules.
+// The worker on App Service (Linux container): Always On (a background worker with no HTTP traffic must not be
+// unloaded), a health check path, the same identity and settings as on Container Apps. App Service has no
+// queue-driven scaler; instances are set on the plan (or by Azure Monitor autoscale rules you add).
 param name string
 param location string
 param image string
 param env array
 param workerIdentityId string
+@description('Identity that pulls the image from the registry (AcrPull); empty = a public image.')
+param registryIdentityId string
+param registryIdentityClientId string
 
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: '${name}-plan'
@@ -14,10 +18,15 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   properties: { reserved: true }
 }
 
+var identities = empty(registryIdentityId)
+  ? { '${workerIdentityId}': {} }
+  : { '${workerIdentityId}': {}, '${registryIdentityId}': {} }
+
 resource site 'Microsoft.Web/sites@2023-12-01' = {
   name: '${name}-worker'
   location: location
-  identity: { type: 'UserAssigned', userAssignedIdentities: { '${workerIdentityId}': {} } }
+  kind: 'app,linux,container'
+  identity: { type: 'UserAssigned', userAssignedIdentities: identities }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
@@ -25,7 +34,9 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
       linuxFxVersion: 'DOCKER|${image}'
       alwaysOn: true
       healthCheckPath: '/healthz'
-      appCommandLine: 'run'
+      acrUseManagedIdentityCreds: !empty(registryIdentityId)
+      acrUserManagedIdentityID: empty(registryIdentityClientId) ? null : registryIdentityClientId
+      // WEBSITES_PORT is App Service's own setting: the container port its health check calls.
       appSettings: concat(env, [{ name: 'WEBSITES_PORT', value: '8080' }])
     }
   }

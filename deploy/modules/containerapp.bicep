@@ -1,9 +1,11 @@
 // The worker on Azure Container Apps: scale from 0 on the queue's backlog with a KEDA azure-servicebus rule that
-// authenticates with a managed identity (no connection string), probes on the health endpoints, and a termination
-// grace period longer than the worker's drain.
+// authenticates with a managed identity (no connection string), probes on the health endpoints, a termination
+// grace period longer than the worker's drain, and optionally the environment's managed OpenTelemetry agent.
 param name string
 param location string
 param image string
+@description('Login server of the registry to pull from with the scaler (platform) identity; empty = public image.')
+param registryServer string
 param env array
 param workerIdentityId string
 param scalerIdentityId string
@@ -12,14 +14,27 @@ param queueName string
 param messagesPerReplica int
 param maxReplicas int
 param terminationGracePeriodSeconds int
+param otelAgentOtlpDestination string
 
-resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
+// 2024-02-02-preview is the API version the Container Apps docs name for managed identity in scale rules
+// (`identity` on a custom rule); openTelemetryConfiguration exists since 2023-11-02-preview.
+resource environment 'Microsoft.App/managedEnvironments@2024-02-02-preview' = {
   name: '${name}-env'
   location: location
-  properties: {}
+  properties: empty(otelAgentOtlpDestination)
+    ? {}
+    : {
+        openTelemetryConfiguration: {
+          destinationsConfiguration: {
+            otlpConfigurations: [{ name: 'otlp', endpoint: otelAgentOtlpDestination, insecure: false }]
+          }
+          tracesConfiguration: { destinations: ['otlp'] }
+          metricsConfiguration: { destinations: ['otlp'] }
+        }
+      }
 }
 
-resource app 'Microsoft.App/containerApps@2024-10-02-preview' = {
+resource app 'Microsoft.App/containerApps@2024-02-02-preview' = {
   name: '${name}-worker'
   location: location
   identity: {
@@ -28,7 +43,10 @@ resource app 'Microsoft.App/containerApps@2024-10-02-preview' = {
   }
   properties: {
     environmentId: environment.id
-    configuration: { activeRevisionsMode: 'Single' }
+    configuration: {
+      activeRevisionsMode: 'Single'
+      registries: empty(registryServer) ? [] : [{ server: registryServer, identity: scalerIdentityId }]
+    }
     template: {
       terminationGracePeriodSeconds: terminationGracePeriodSeconds
       containers: [
@@ -39,8 +57,8 @@ resource app 'Microsoft.App/containerApps@2024-10-02-preview' = {
           env: env
           resources: { cpu: json('0.5'), memory: '1Gi' }
           probes: [
-            { type: 'Liveness', httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 15 }
-            { type: 'Readiness', httpGet: { path: '/readyz', port: 8080 }, periodSeconds: 10 }
+            { type: 'Liveness', httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 15, failureThreshold: 3 }
+            { type: 'Readiness', httpGet: { path: '/readyz', port: 8080 }, periodSeconds: 10, failureThreshold: 3 }
           ]
         }
       ]
@@ -52,6 +70,7 @@ resource app 'Microsoft.App/containerApps@2024-10-02-preview' = {
             name: 'servicebus-backlog'
             custom: {
               type: 'azure-servicebus'
+              // A user-assigned identity's resource id (or 'system'): KEDA authenticates with it, no `auth` secret.
               identity: scalerIdentityId
               metadata: {
                 namespace: namespaceName

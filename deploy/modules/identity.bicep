@@ -1,6 +1,11 @@
 // Two user-assigned identities, each with the least Service Bus role it needs, on the one queue:
-// the worker receives (Data Receiver); the KEDA scaler reads the queue's message count, which Service Bus
-// serves only to callers with Manage rights (Data Owner) — kept on its own identity so the worker never has it.
+// - worker: Data Receiver. It is the only identity the worker's code uses (AZURE_CLIENT_ID names it).
+// - scaler: the platform's. The KEDA azure-servicebus scaler reads the queue's active message count through the
+//   Service Bus management API (admin client GetQueueRuntimeProperties, kedacore/keda
+//   pkg/scalers/azure_servicebus_scaler.go). With SAS that needs Manage rights (KEDA docs, keda#806); for Entra ID
+//   the RBAC equivalent is Data Owner (public reports: keda#7822, azure-container-apps#1138; not tested here).
+//   It is kept on its own identity, scoped to the one queue, so the worker never holds it. The same identity pulls
+//   the image (AcrPull, main.bicep) when a registry is given.
 param name string
 param location string
 param namespaceName string
@@ -51,3 +56,5 @@ output workerIdentityId string = worker.id
 output workerClientId string = worker.properties.clientId
 output workerPrincipalId string = worker.properties.principalId
 output scalerIdentityId string = scaler.id
+output scalerClientId string = scaler.properties.clientId
+output scalerPrincipalId string = scaler.properties.principalId
