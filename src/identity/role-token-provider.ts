@@ -2,6 +2,8 @@ import { performance } from "node:perf_hooks";
 
 import type { AccessToken, TokenCredential } from "@azure/identity";
 
+import { abortable } from "../shared/abortable.ts";
+import { redactSecrets } from "../shared/redact.ts";
 import { MissingAppRoleError, TokenAcquisitionError } from "./errors.ts";
 import { readTokenClaims, type TokenClaims } from "./token-claims.ts";
 
@@ -132,7 +134,7 @@ export function createRoleTokenProvider(options: {
             scope: api.scope,
             elapsedMs: elapsed(),
             timedOut: false,
-            reason: withoutJwts((error as Error)?.message ?? String(error)),
+            reason: redactSecrets((error as Error)?.message ?? String(error)),
           },
           { cause: error },
         );
@@ -205,29 +207,4 @@ export function createRoleTokenProvider(options: {
       };
     },
   };
-}
-
-/** Defence in depth for messages we pass on from elsewhere: no JWT-shaped text leaves this module. */
-function withoutJwts(text: string): string {
-  return text.replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, "[redacted-jwt]");
-}
-
-/** Stops this caller's wait when its signal aborts; the shared request goes on for the others. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error as Error);
-      },
-    );
-  });
 }

@@ -10,7 +10,7 @@ import { type EntityRef, loadConfig, type WorkerConfig } from "../worker/config.
 import { ConfigError } from "../worker/errors.ts";
 import type { HandlerMap } from "../worker/handler.ts";
 import { runPreflight } from "../worker/preflight.ts";
-import { excerpt } from "../worker/redact.ts";
+import { excerpt } from "../shared/redact.ts";
 import { serviceBusErrorOf, within } from "./service-bus.ts";
 
 export type CheckStatus = "pass" | "fail" | "skip";

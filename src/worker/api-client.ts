@@ -6,7 +6,7 @@ import { SpanKind, withSpan } from "../telemetry/span.ts";
 import { parseRetryAfter } from "./backoff.ts";
 import type { ApiConfig } from "./config.ts";
 import { ApiRejectedError, PermanentError, TransientError } from "./errors.ts";
-import { excerpt } from "./redact.ts";
+import { excerpt } from "../shared/redact.ts";
 
 /** What the API client needs from the identity layer: a token for one API carrying the handler's roles. */
 export interface RoleTokenSource {

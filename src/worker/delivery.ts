@@ -2,6 +2,7 @@ import type { ServiceBusReceivedMessage } from "@azure/service-bus";
 import { trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
+import { abortable } from "../shared/abortable.ts";
 import { ATTR } from "../telemetry/attributes.ts";
 import { workerMetrics } from "../telemetry/metrics.ts";
 import { createApiClient, type RoleTokenSource } from "./api-client.ts";
@@ -10,7 +11,7 @@ import type { ApiConfig, WorkerConfig } from "./config.ts";
 import { InvalidBodyError, LockLostError, NoHandlerError } from "./errors.ts";
 import type { Handler, HandlerMap, MessageInfo } from "./handler.ts";
 import { classifyFailure, describe, normaliseAbortReason, type Outcome } from "./outcome.ts";
-import { excerpt } from "./redact.ts";
+import { excerpt } from "../shared/redact.ts";
 
 /** The parts of a received message a delivery uses. */
 export type ReceivedMessage = Pick<
@@ -175,7 +176,7 @@ export async function runDelivery(
       attempt,
     };
     try {
-      await raceAbort(handler.handle(ctx), signal);
+      await abortable(handler.handle(ctx), signal);
       return { kind: "complete" };
     } catch (thrown) {
       const error = signal.aborted ? normaliseAbortReason(signal.reason, config.handlerTimeoutMs) : thrown;
@@ -241,25 +242,6 @@ export async function runDelivery(
       }
     }
   }
-}
-
-/** Stops waiting for a handler that ignores its signal; the handler's promise is left to settle on its own. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e as Error);
-      },
-    );
-  });
 }
 
 export { LockLostError };

@@ -2,7 +2,7 @@ import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/servi
 import type { Logger } from "pino";
 
 import { LockLostError } from "./errors.ts";
-import { excerpt } from "./redact.ts";
+import { excerpt } from "../shared/redact.ts";
 
 export interface LockKeeper {
   /** Aborted with a LockLostError when the lock is gone or will not be renewed any more. */

@@ -1,5 +1,5 @@
 import { HandlerTimeoutError, type DeadLetterReason, PermanentError, TransientError } from "./errors.ts";
-import { excerpt } from "./redact.ts";
+import { excerpt } from "../shared/redact.ts";
 
 /** How one delivery ends. Decided here, in one place, never inside handlers. */
 export type Outcome =

@@ -1,7 +1,7 @@
 import type { RoleTokenSource } from "./api-client.ts";
 import type { ApiConfig } from "./config.ts";
 import type { HandlerMap } from "./handler.ts";
-import { excerpt } from "./redact.ts";
+import { excerpt } from "../shared/redact.ts";
 
 export interface PreflightRow {
   readonly handler: string;

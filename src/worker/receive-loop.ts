@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 
 import { retryDelayMs, sleep } from "./backoff.ts";
 import type { EntityRef } from "./config.ts";
-import { excerpt } from "./redact.ts";
+import { excerpt } from "../shared/redact.ts";
 
 export interface ReceiveLoopOptions {
   readonly client: () => ServiceBusClient;

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { ATTR } from "../telemetry/attributes.ts";
 import { SpanKind, withSpan } from "../telemetry/span.ts";
 import type { Outcome } from "./outcome.ts";
-import { excerpt } from "./redact.ts";
+import { excerpt } from "../shared/redact.ts";
 
 const DISPOSITION = { complete: "complete", abandon: "abandon", deadLetter: "dead_letter" } as const;
 

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { parseRetryAfter, retryDelayMs, sleep } from "../../src/worker/backoff.ts";
 import { ApiRejectedError, InvalidBodyError, TransientError } from "../../src/worker/errors.ts";
 import { classifyFailure } from "../../src/worker/outcome.ts";
-import { redactSecrets } from "../../src/worker/redact.ts";
+import { redactSecrets } from "../../src/shared/redact.ts";
 
 describe("retry delays", () => {
   it("grow exponentially up to the cap", () => {
