@@ -14,11 +14,12 @@ import { randomBytes, type webcrypto } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import tls from "node:tls";
 
 // @peculiar/x509 2.x resolves its services through tsyringe, which needs the Reflect metadata polyfill loaded first.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
+
+import { trustCaCertificates } from "../shared/trust-ca.ts";
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -167,15 +168,5 @@ export async function ensureDevCa(dir: string): Promise<DevCa> {
  * what @azure/service-bus uses). Idempotent. Needs Node ≥ 22.15 (tls.setDefaultCACertificates).
  */
 export function trustDevCaInProcess(caCertPem: string): void {
-  const api = tls as typeof tls & {
-    setDefaultCACertificates?: (certs: string[]) => void;
-    getCACertificates?: (type?: "default" | "bundled" | "system" | "extra") => string[];
-  };
-  if (typeof api.setDefaultCACertificates !== "function" || typeof api.getCACertificates !== "function") {
-    throw new Error("tls.setDefaultCACertificates needs Node.js 22.15+; set NODE_EXTRA_CA_CERTS instead");
-  }
-  const current = api.getCACertificates("default");
-  const pem = caCertPem.trim();
-  if (current.some((c) => c.trim() === pem)) return;
-  api.setDefaultCACertificates([...current, pem]);
+  trustCaCertificates([caCertPem]);
 }
