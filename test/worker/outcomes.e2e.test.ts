@@ -2,12 +2,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
-import { handlers } from "../../src/handlers/index.ts";
-import { chooseCredential, createRoleTokenProvider } from "../../src/identity/index.ts";
-import { loadConfig } from "../../src/worker/config.ts";
 import type { OutcomeEvent } from "../../src/worker/dispatcher.ts";
-import { createWorker, type WorkerHandle } from "../../src/worker/worker.ts";
-import { memoryLogger, startTestStack, type TestStack } from "../support/stack.ts";
+import { startTestStack, type TestStack } from "../support/stack.ts";
+import { startTestWorker, type TestWorker } from "./support.ts";
 
 /**
  * Each outcome end to end: the real SDKs, the local broker (managed-identity tokens over AMQPS), the sample API.
@@ -15,18 +12,11 @@ import { memoryLogger, startTestStack, type TestStack } from "../support/stack.t
  */
 describe("the worker's outcomes", () => {
   let stack: TestStack;
-  let worker: WorkerHandle;
-  const outcomes = new Map<string, OutcomeEvent>();
-  const log = memoryLogger("info");
+  let w: TestWorker;
 
   const settled = async (messageId: string, timeoutMs = 20_000): Promise<OutcomeEvent> => {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const event = outcomes.get(messageId);
-      if (event && event.outcome.kind !== "abandon") return event;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`message ${messageId} was not settled; log:\n${log.text().slice(-4000)}`);
+    const [event] = await w.settled([messageId], timeoutMs);
+    return event!;
   };
   const send = async (subject: string, body: unknown) => {
     const messageId = randomUUID();
@@ -36,27 +26,15 @@ describe("the worker's outcomes", () => {
 
   before(async () => {
     stack = await startTestStack();
-    const env = stack.workerEnv({
+    w = await startTestWorker(stack, {
       WORKER_MAX_ATTEMPTS: "3",
       WORKER_CONCURRENCY: "4",
       WORKER_BACKOFF_MAX_MS: "5000",
     });
-    const config = loadConfig(env);
-    const chosen = chooseCredential(env);
-    worker = createWorker(config, {
-      handlers,
-      tokens: createRoleTokenProvider({ credential: chosen.credential, timeoutMs: 5_000 }),
-      credential: chosen.credential,
-      logger: log.logger,
-      receiveWaitMs: 500,
-      serviceBusClientOptions: { retryOptions: { maxRetries: 2, retryDelayInMs: 200 } },
-      onOutcome: (event) => outcomes.set(event.messageId, event),
-    });
-    await worker.started;
   });
 
   after(async () => {
-    await worker?.stop("test over");
+    await w?.worker.stop("test over");
     await stack?.close();
   });
 
@@ -152,14 +130,14 @@ describe("the worker's outcomes", () => {
     const event = await settled(messageId, 30_000);
     assert.equal(event.outcome.kind, "complete");
     assert.equal(event.deliveryCount, 1, "completed on the second delivery");
-    const abandoned = log
+    const abandoned = w.log
       .lines()
       .find((l) => l.messageId === messageId && l.msg === "message abandoned for redelivery");
     assert.ok(abandoned, "the abandon was logged");
   });
 
   it("never writes a token into its logs", () => {
-    const text = log.text();
+    const text = w.log.text();
     assert.ok(text.length > 0);
     assert.doesNotMatch(text, /eyJ[\w-]+\.[\w-]+\.[\w-]+/);
     assert.doesNotMatch(text, /Bearer\s+[\w-]{20,}/i);
