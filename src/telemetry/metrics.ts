@@ -26,6 +26,17 @@ export const workerMetrics = {
       description: "role-scoped token requests by cache hit",
     }),
   ),
+  settlements: lazy(() =>
+    meter().createCounter("keyless.settlements", {
+      description:
+        "settlements by path: link, management (fallback by lock token) or lapsed (left to lock expiry)",
+    }),
+  ),
+  tokenOutages: lazy(() =>
+    meter().createUpDownCounter("keyless.token.sources_down", {
+      description: "token sources (Service Bus, APIs) currently failing to give tokens",
+    }),
+  ),
   apiCallDuration: lazy(() =>
     meter().createHistogram("keyless.api.duration", {
       description: "API call duration by status",

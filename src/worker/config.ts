@@ -41,6 +41,7 @@ export interface WorkerConfig {
   readonly tokenTimeoutMs: number;
   readonly maxLockRenewalMs: number;
   readonly shutdownGraceMs: number;
+  readonly settleTimeoutMs: number;
   readonly maxDeliveries: number | undefined;
   readonly failOnMissingRoles: boolean;
   readonly healthPort: number | undefined;
@@ -99,6 +100,11 @@ export const TUNING = {
     variable: "WORKER_SHUTDOWN_GRACE_MS",
     default: 25_000,
     doc: "on SIGTERM, time for running handlers to finish before they are aborted (Container Apps gives 30 s)",
+  },
+  settleTimeoutMs: {
+    variable: "WORKER_SETTLE_TIMEOUT_MS",
+    default: 10_000,
+    doc: "time one settlement may take on the receive link, then again on the management link (by lock token); after that the lock is left to expire",
   },
   maxDeliveries: {
     variable: "WORKER_MAX_DELIVERIES",
@@ -210,6 +216,7 @@ export function loadConfig(env: Env): WorkerConfig {
     tokenTimeoutMs: integer(TUNING.tokenTimeoutMs, 1, 600_000) ?? TUNING.tokenTimeoutMs.default,
     maxLockRenewalMs: integer(TUNING.maxLockRenewalMs, 0, 86_400_000) ?? TUNING.maxLockRenewalMs.default,
     shutdownGraceMs: integer(TUNING.shutdownGraceMs, 0, 3_600_000) ?? TUNING.shutdownGraceMs.default,
+    settleTimeoutMs: integer(TUNING.settleTimeoutMs, 100, 600_000) ?? TUNING.settleTimeoutMs.default,
     maxDeliveries: integer(TUNING.maxDeliveries, 1, 2000),
     failOnMissingRoles: boolean(TUNING.failOnMissingRoles),
     healthPort,
@@ -218,6 +225,11 @@ export function loadConfig(env: Env): WorkerConfig {
   if (config.backoffMaxMs < config.backoffBaseMs) {
     problems.push(
       `${TUNING.backoffMaxMs.variable}: must be at least ${TUNING.backoffBaseMs.variable} (${config.backoffBaseMs}), got ${config.backoffMaxMs}`,
+    );
+  }
+  if (entities.length > 0 && config.concurrency + config.readAhead < entities.length) {
+    problems.push(
+      `${TUNING.concurrency.variable} + ${TUNING.readAhead.variable} (${config.concurrency + config.readAhead}) is the most messages the worker holds, and must be at least the number of SERVICEBUS_ENTITIES (${entities.length}) so each entity can hold one`,
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);

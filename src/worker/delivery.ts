@@ -11,6 +11,7 @@ import type { ApiConfig, WorkerConfig } from "./config.ts";
 import { InvalidBodyError, LockLostError, NoHandlerError } from "./errors.ts";
 import type { Handler, HandlerMap, MessageInfo } from "./handler.ts";
 import { classifyFailure, describe, normaliseAbortReason, type Outcome } from "./outcome.ts";
+import { isTokenUnavailable, type TokenHealth } from "./token-health.ts";
 import { excerpt } from "../shared/redact.ts";
 
 /** The parts of a received message a delivery uses. */
@@ -41,6 +42,18 @@ export interface DeliveryDeps {
   readonly config: WorkerConfig;
   readonly log: Logger;
   readonly fetch?: typeof fetch;
+  /** Told when an API gives no token, so the worker waits for it instead of spending attempts. */
+  readonly tokenHealth?: TokenHealth;
+}
+
+/**
+ * An attempt met no token for the handler's API (the identity endpoint is down or hanging). Not an outcome: the
+ * dispatcher waits for the token source and runs attempt `attempt` again, so an outage spends no attempts.
+ */
+export interface TokensUnavailable {
+  readonly kind: "tokensUnavailable";
+  readonly api: string;
+  readonly attempt: number;
 }
 
 /** The subject a message is routed by: its subject, or the application property `type` when it has none. */
@@ -101,7 +114,8 @@ export async function runDelivery(
   entity: string,
   deps: DeliveryDeps,
   signals: DeliverySignals,
-): Promise<Outcome> {
+  fromAttempt = 1,
+): Promise<Outcome | TokensUnavailable> {
   const { config } = deps;
   const deliveryCount = message.deliveryCount ?? 0;
   const spanContext = trace.getActiveSpan()?.spanContext();
@@ -155,7 +169,7 @@ export async function runDelivery(
   }
 
   let lastStatus: number | undefined;
-  for (let attempt = 1; ; attempt += 1) {
+  for (let attempt = fromAttempt; ; attempt += 1) {
     const log = baseLog.child({ attempt });
     const timeout = AbortSignal.timeout(config.handlerTimeoutMs);
     const signal = AbortSignal.any([timeout, signals.lockLost, signals.abortNow]);
@@ -188,6 +202,11 @@ export async function runDelivery(
           why: "shutdown grace period over",
           properties: { "keyless-abandoned-by": "shutdown" },
         };
+      }
+      if (deps.tokenHealth && isTokenUnavailable(error)) {
+        deps.tokenHealth.failed(api.name, error);
+        log.warn({ err: excerpt(String((error as Error).message)) }, "no token for the API: waiting for it");
+        return { kind: "tokensUnavailable", api: api.name, attempt };
       }
       const failure = classifyFailure(error);
       if (failure.kind === "permanent")

@@ -10,15 +10,18 @@ import { SpanKind, withSpan } from "../telemetry/span.ts";
 import type { RoleTokenSource } from "./api-client.ts";
 import type { ApiConfig, EntityRef, WorkerConfig } from "./config.ts";
 import { type DeliverySignals, runDelivery, subjectOf } from "./delivery.ts";
+import type { CustodyRecord } from "./custody.ts";
 import type { HandlerMap } from "./handler.ts";
-import { keepLockRenewed } from "./lock-renewal.ts";
+import { keepLockRenewed, type LockKeeper } from "./lock-renewal.ts";
 import type { Outcome } from "./outcome.ts";
-import { settle } from "./settle.ts";
+import { settle, type SettlePath } from "./settle.ts";
+import type { TokenHealth } from "./token-health.ts";
 
 export interface DispatcherOptions {
   readonly config: WorkerConfig;
   readonly handlers: HandlerMap;
   readonly tokens: RoleTokenSource;
+  readonly tokenHealth: TokenHealth;
   readonly log: Logger;
   readonly draining: AbortSignal;
   readonly abortNow: AbortSignal;
@@ -33,24 +36,27 @@ export interface OutcomeEvent {
   readonly subject: string | undefined;
   readonly deliveryCount: number;
   readonly outcome: Outcome;
+  /** The broker took the outcome (on the receive link or, as a fallback, the management link). */
   readonly settled: boolean;
+  readonly settlePath: SettlePath;
   readonly durationMs: number;
   readonly traceId: string | undefined;
 }
 
+/** What a slot returns for a delivery that was cancelled (stop) before it started. */
+const NOT_STARTED = Symbol("not started");
+
 /**
- * Takes received messages and runs them through p-queue: one global queue bounds concurrency, optional per-API
- * queues bound one API's concurrency and call rate. It counts the messages it holds (received, not yet settled) so
- * the receive loop never takes more than it can start soon.
+ * Runs received messages through p-queue: one global queue bounds concurrency, optional per-API queues bound one
+ * API's concurrency and call rate. Each message arrives with its custody record and leaves it, released, once it
+ * is settled or given up; the record's state says where it is (waiting for a slot or tokens, running, settling).
  */
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #global: PQueue;
   readonly #perApi = new Map<string, PQueue>();
   readonly #waiting = new Set<{ cancel(): void }>();
-  #held = 0;
-  #roomWaiters: Array<() => void> = [];
-  #idleWaiters: Array<() => void> = [];
+  #running = 0;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -62,33 +68,9 @@ export class Dispatcher {
     }
   }
 
-  /** Messages received and not yet settled. */
-  get held(): number {
-    return this.#held;
-  }
-
   /** Handlers running right now. */
   get running(): number {
-    return this.#global.pending;
-  }
-
-  /** Resolves when fewer than `budget` messages are held (or the signal aborts). */
-  waitForRoom(budget: number, signal: AbortSignal): Promise<void> {
-    if (this.#held < budget || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      signal.addEventListener("abort", done, { once: true });
-      this.#roomWaiters.push(done);
-    });
-  }
-
-  /** Resolves when every held message is settled. */
-  idle(): Promise<void> {
-    if (this.#held === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#running;
   }
 
   /** Abandons, without running them, the messages still waiting for a slot (on stop: prompt redelivery elsewhere). */
@@ -96,13 +78,13 @@ export class Dispatcher {
     for (const entry of this.#waiting) entry.cancel();
   }
 
+  /** Takes one received message in custody to its settlement. Never throws; `record` is released at the end. */
   dispatch(
+    record: CustodyRecord,
     message: ServiceBusReceivedMessage,
     receiver: ServiceBusReceiver,
     entity: EntityRef,
-    done?: () => void,
   ): void {
-    this.#held += 1;
     workerMetrics.inFlight().add(1, { [ATTR.MESSAGING_DESTINATION]: entity.path });
     const receivedAt = Date.now();
     const log = this.#o.log.child({ entity: entity.path });
@@ -112,56 +94,127 @@ export class Dispatcher {
       abortNow: this.#o.abortNow,
       lockLost: lock.lockLost,
     };
-    let started = false;
-    let cancelled = false;
-
-    // Runs once, from the queue when a slot frees up, or at once when cancelled (stop: abandon without waiting).
-    const start = async () => {
-      if (started) return;
-      started = true;
-      this.#waiting.delete(entry);
+    void (async () => {
       try {
-        await this.#process(message, receiver, entity, signals, () => cancelled, receivedAt, log);
+        await this.#process(record, message, receiver, entity, signals, lock, receivedAt, log);
       } catch (error) {
         log.error({ err: error }, "dispatch failed unexpectedly; the message returns after its lock expires");
       } finally {
         lock.stop();
-        done?.();
         workerMetrics.inFlight().add(-1, { [ATTR.MESSAGING_DESTINATION]: entity.path });
-        this.#held -= 1;
-        this.#roomWaiters.splice(0).forEach((wake) => wake());
-        if (this.#held === 0) this.#idleWaiters.splice(0).forEach((wake) => wake());
+        record.release();
       }
-    };
-    const entry = {
-      cancel: () => {
-        cancelled = true;
-        void start();
-      },
-    };
-    this.#waiting.add(entry);
-    if (this.#o.draining.aborted) {
-      entry.cancel(); // received while stopping: hand it back at once
-      return;
-    }
-
-    const apiName = this.#apiOf(message);
-    const apiQueue = apiName === undefined ? undefined : this.#perApi.get(apiName);
-    void (apiQueue ? apiQueue.add(() => this.#global.add(start)) : this.#global.add(start));
+    })();
   }
 
-  #apiOf(message: ServiceBusReceivedMessage): string | undefined {
+  /**
+   * Runs `fn` in a concurrency slot (the API's queue first, when it has one). Resolves NOT_STARTED, without running
+   * it, when the worker stops before a slot frees up.
+   */
+  #inSlot<T>(apiName: string | undefined, fn: () => Promise<T>): Promise<T | typeof NOT_STARTED> {
+    return new Promise((resolve, reject) => {
+      let state: "queued" | "started" | "cancelled" = "queued";
+      const entry = {
+        cancel: () => {
+          if (state !== "queued") return;
+          state = "cancelled";
+          this.#waiting.delete(entry);
+          resolve(NOT_STARTED);
+        },
+      };
+      const run = async () => {
+        if (state !== "queued") return;
+        state = "started";
+        this.#waiting.delete(entry);
+        this.#running += 1;
+        try {
+          resolve(await fn());
+        } catch (error) {
+          reject(error as Error);
+        } finally {
+          this.#running -= 1;
+        }
+      };
+      this.#waiting.add(entry);
+      if (this.#o.draining.aborted) return entry.cancel(); // received while stopping: hand it back at once
+      const apiQueue = apiName === undefined ? undefined : this.#perApi.get(apiName);
+      void (apiQueue ? apiQueue.add(() => this.#global.add(run)) : this.#global.add(run));
+    });
+  }
+
+  /**
+   * Attempts until an outcome: waits (outside any slot, lock kept, no attempt spent) while the handler's API gives no
+   * tokens, runs attempts in a slot, and goes back to waiting when the token source fails mid-delivery.
+   */
+  async #deliver(
+    record: CustodyRecord,
+    message: ServiceBusReceivedMessage,
+    entity: EntityRef,
+    signals: DeliverySignals,
+    lock: LockKeeper,
+    log: Logger,
+  ): Promise<Outcome> {
     const subject = subjectOf(message);
     const handler = subject === undefined ? undefined : this.#o.handlers[subject];
-    return handler?.api.toLowerCase();
+    const apiName = handler?.api.toLowerCase();
+    const health = this.#o.tokenHealth;
+    let fromAttempt = 1;
+    for (;;) {
+      if (apiName !== undefined && !health.isUp(apiName)) {
+        record.state = "waiting";
+        lock.renewWithoutLimit(true);
+        try {
+          await health.waitFor(apiName, anyOf(signals.draining, signals.lockLost, signals.abortNow));
+        } catch {
+          if (signals.lockLost.aborted)
+            return { kind: "lockLost", why: "lock lost while waiting for tokens" };
+          return {
+            kind: "abandon",
+            why: "worker stopping while waiting for tokens",
+            properties: { "keyless-abandoned-by": "shutdown" },
+          };
+        } finally {
+          lock.renewWithoutLimit(false);
+        }
+      }
+      const result = await this.#inSlot(apiName, async () => {
+        if (signals.abortNow.aborted) return NOT_STARTED;
+        record.state = "running";
+        return runDelivery(
+          message,
+          entity.path,
+          {
+            handlers: this.#o.handlers,
+            apis: this.#o.config.apis,
+            tokens: this.#o.tokens,
+            tokenHealth: health,
+            config: this.#o.config,
+            log,
+            ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
+          },
+          signals,
+          fromAttempt,
+        );
+      });
+      if (result === NOT_STARTED) {
+        return {
+          kind: "abandon",
+          why: "worker stopping before the message started",
+          properties: { "keyless-abandoned-by": "shutdown" },
+        };
+      }
+      if (result.kind !== "tokensUnavailable") return result;
+      fromAttempt = result.attempt; // the attempt that met no token did not count
+    }
   }
 
   async #process(
+    record: CustodyRecord,
     message: ServiceBusReceivedMessage,
     receiver: ServiceBusReceiver,
     entity: EntityRef,
     signals: DeliverySignals,
-    isCancelled: () => boolean,
+    lock: LockKeeper,
     receivedAt: number,
     log: Logger,
   ): Promise<void> {
@@ -198,26 +251,7 @@ export class Dispatcher {
           subject: subjectOf(message),
           deliveryCount: message.deliveryCount ?? 0,
         });
-        const outcome: Outcome =
-          isCancelled() || signals.abortNow.aborted
-            ? {
-                kind: "abandon",
-                why: "worker stopping before the message started",
-                properties: { "keyless-abandoned-by": "shutdown" },
-              }
-            : await runDelivery(
-                message,
-                entity.path,
-                {
-                  handlers: this.#o.handlers,
-                  apis: this.#o.config.apis,
-                  tokens: this.#o.tokens,
-                  config: this.#o.config,
-                  log: messageLog,
-                  ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
-                },
-                signals,
-              );
+        const outcome = await this.#deliver(record, message, entity, signals, lock, messageLog);
         span.setAttribute(ATTR.KEYLESS_OUTCOME, outcome.kind);
         if (outcome.kind === "deadLetter") span.setAttribute(ATTR.KEYLESS_DEAD_LETTER_REASON, outcome.reason);
         if (
@@ -229,7 +263,17 @@ export class Dispatcher {
             message: outcome.kind === "abandon" ? outcome.why : outcome.description,
           });
         }
-        const settled = await settle(receiver, message, outcome, entity.path, messageLog);
+        // Finished with it: no more renewals, whatever the settlement does.
+        lock.stop();
+        record.state = "settling";
+        const settlePath = await settle(
+          receiver,
+          message,
+          outcome,
+          entity.path,
+          messageLog,
+          this.#o.config.settleTimeoutMs,
+        );
         const labels = {
           [ATTR.MESSAGING_DESTINATION]: entity.path,
           [ATTR.KEYLESS_OUTCOME]: outcome.kind,
@@ -243,13 +287,19 @@ export class Dispatcher {
           subject: subjectOf(message),
           deliveryCount: message.deliveryCount ?? 0,
           outcome,
-          settled,
+          settled: settlePath === "link" || settlePath === "management",
+          settlePath,
           durationMs: Date.now() - receivedAt,
           traceId,
         });
       },
     );
   }
+}
+
+/** A signal that aborts when any of `signals` does (AbortSignal.any, named for what it means here). */
+function anyOf(...signals: AbortSignal[]): AbortSignal {
+  return AbortSignal.any(signals);
 }
 
 function queueFor(api: ApiConfig): PQueue {

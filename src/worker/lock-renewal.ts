@@ -7,6 +7,12 @@ import { excerpt } from "../shared/redact.ts";
 export interface LockKeeper {
   /** Aborted with a LockLostError when the lock is gone or will not be renewed any more. */
   readonly lockLost: AbortSignal;
+  /**
+   * While true, renew past `maxRenewalMs`: the message is waiting for its token source, not stuck in a handler.
+   * Back to false, the handler gets a fresh `maxRenewalMs` from then.
+   */
+  renewWithoutLimit(on: boolean): void;
+  /** Stops renewing, at once and for good (called before settling). */
   stop(): void;
 }
 
@@ -22,9 +28,11 @@ export function keepLockRenewed(
 ): LockKeeper {
   const now = options.now ?? Date.now;
   const controller = new AbortController();
-  const renewUntil = now() + options.maxRenewalMs;
+  let renewUntil = now() + options.maxRenewalMs;
+  let unlimited = false;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let renewing = false; // a renewal call is out: its end plans the next step
 
   const lose = (why: string) => {
     if (!controller.signal.aborted) controller.abort(new LockLostError(why));
@@ -37,7 +45,7 @@ export function keepLockRenewed(
     const remaining = lockedUntil - now();
     // Renew with a margin: half the remaining time, at most 10 s before expiry (what the SDK does too).
     const renewIn = Math.max(0, remaining - Math.min(remaining / 2, 10_000));
-    if (now() + renewIn > renewUntil) {
+    if (!unlimited && now() + renewIn > renewUntil) {
       timer = setTimeout(
         () => lose(`lock expired: renewed for the maximum of ${options.maxRenewalMs} ms`),
         Math.max(0, remaining),
@@ -49,10 +57,13 @@ export function keepLockRenewed(
 
   const renew = async () => {
     if (stopped) return;
+    renewing = true;
     try {
       await receiver.renewMessageLock(message);
+      renewing = false;
       schedule();
     } catch (error) {
+      renewing = false;
       const code = (error as { code?: string }).code;
       const lockedUntil = message.lockedUntilUtc?.getTime() ?? 0;
       if (code !== "MessageLockLost" && lockedUntil - now() > 2_000 && !stopped) {
@@ -67,6 +78,15 @@ export function keepLockRenewed(
   schedule();
   return {
     lockLost: controller.signal,
+    renewWithoutLimit(on) {
+      if (stopped || on === unlimited) return;
+      unlimited = on;
+      if (!on) renewUntil = now() + options.maxRenewalMs;
+      // Re-plan: the pending timer may be the "give up at expiry" one.
+      if (renewing || controller.signal.aborted) return;
+      clearTimeout(timer);
+      schedule();
+    },
     stop() {
       stopped = true;
       clearTimeout(timer);

@@ -4,21 +4,23 @@ import type { Logger } from "pino";
 
 import { retryDelayMs, sleep } from "./backoff.ts";
 import type { EntityRef } from "./config.ts";
+import type { Custody, CustodyRecord, Reservation } from "./custody.ts";
+import type { TokenHealth } from "./token-health.ts";
 import { excerpt } from "../shared/redact.ts";
 
 export interface ReceiveLoopOptions {
   readonly client: () => ServiceBusClient;
   readonly entity: EntityRef;
-  /** Most messages held at once: concurrency + read-ahead. */
-  readonly budget: number;
-  readonly held: () => number;
-  readonly waitForRoom: (budget: number, signal: AbortSignal) => Promise<void>;
-  /** `done` is called once the message is settled (or given up), so a retired receiver can be closed. */
+  /** Grants credit and owns what it brings, across all entities (the worker's one bound). */
+  readonly custody: Custody;
+  /** Receiving pauses while any token source is down: nothing is taken that could not be processed. */
+  readonly tokenHealth: TokenHealth;
+  /** Takes the message to its settlement and then releases `record`. */
   readonly dispatch: (
+    record: CustodyRecord,
     message: ServiceBusReceivedMessage,
     receiver: ServiceBusReceiver,
     entity: EntityRef,
-    done: () => void,
   ) => void;
   readonly stop: AbortSignal;
   readonly log: Logger;
@@ -35,7 +37,7 @@ const BUSY_WAIT_MS = 50;
 const FAILURES_BEFORE_NEW_RECEIVER = 3;
 
 /**
- * Pulls messages from one entity, only as many as there is room for, and hands them to the dispatcher.
+ * Pulls messages from one entity, only as much credit as the custody grants it, and hands them to the dispatcher.
  * It owns its receivers: a receiver that keeps failing (or hangs) is replaced, because the SDK alone can stop
  * receiving silently after connection trouble. A replaced receiver is closed only once the messages it delivered
  * are settled, since settling needs it.
@@ -70,22 +72,26 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
   // wait only delays the next receive, so wait briefly then and long only when the entity looked empty.
   let busy = false;
   while (!o.stop.aborted) {
-    await o.waitForRoom(o.budget, o.stop);
-    if (o.stop.aborted) break;
-    const room = o.budget - o.held();
-    if (room <= 0) continue;
+    let reservation: Reservation;
+    try {
+      await o.tokenHealth.waitForAll(o.stop);
+      reservation = await o.custody.reserve(o.entity.path, o.stop);
+    } catch {
+      break; // stopping
+    }
     let messages: ServiceBusReceivedMessage[];
     try {
       messages = await withWatchdog(
         // Not aborted on stop: messages the broker already locked for us would be dropped by the SDK and come back
         // only when their locks expire. The call ends within maxWaitMs, and what it brings is abandoned at once.
-        receiver.receiveMessages(room, { maxWaitTimeInMs: busy ? BUSY_WAIT_MS : maxWaitMs }),
+        receiver.receiveMessages(reservation.credit, { maxWaitTimeInMs: busy ? BUSY_WAIT_MS : maxWaitMs }),
         maxWaitMs + 30_000,
       );
       failures = 0;
       busy = messages.length > 0;
       o.onHealth(true);
     } catch (error) {
+      reservation.admit(0);
       if (o.stop.aborted) break;
       failures += 1;
       const problem = excerpt(
@@ -104,14 +110,13 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
       await sleep(retryDelayMs(failures + 1, { baseMs: 500, maxMs: 10_000 }), o.stop).catch(() => undefined);
       continue;
     }
-    for (const message of messages) {
-      const from = receiver;
-      outstanding.set(from, (outstanding.get(from) ?? 0) + 1);
-      o.dispatch(message, from, o.entity, () => {
-        outstanding.set(from, (outstanding.get(from) ?? 1) - 1);
-        void closeIfDone(from);
-      });
-    }
+    const from = receiver;
+    outstanding.set(from, (outstanding.get(from) ?? 0) + messages.length);
+    const records = reservation.admit(messages.length, () => {
+      outstanding.set(from, (outstanding.get(from) ?? 1) - 1);
+      void closeIfDone(from);
+    });
+    messages.forEach((message, i) => o.dispatch(records[i]!, message, from, o.entity));
   }
   retire.add(receiver);
 }

@@ -2,72 +2,142 @@ import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/servi
 import type { Logger } from "pino";
 
 import { ATTR } from "../telemetry/attributes.ts";
+import { workerMetrics } from "../telemetry/metrics.ts";
 import { SpanKind, withSpan } from "../telemetry/span.ts";
 import type { Outcome } from "./outcome.ts";
+import { receivedOnLiveLink, settleByLockToken } from "./servicebus-internals.ts";
 import { excerpt } from "../shared/redact.ts";
 
 const DISPOSITION = { complete: "complete", abandon: "abandon", deadLetter: "dead_letter" } as const;
 
 /**
- * Applies an outcome to the broker. A failed settlement loses nothing: the lock expires and the message comes back
- * (the Idempotency-Key keeps a second run from applying twice), so it is logged, not thrown.
+ * How a settlement ended: on the receive link; on the management link by lock token after the receive link failed
+ * it; or not at all, left to the lock's expiry (the broker then redelivers, and the Idempotency-Key keeps a second
+ * run from applying twice). `lockLost` means the lock was gone before we tried.
+ */
+export type SettlePath = "link" | "management" | "lapsed" | "lockLost";
+
+/** Errors that say the lock is already gone: no other path can settle the message either. */
+const LOCK_GONE = new Set(["MessageLockLost", "SessionLockLost", "MessageNotFound"]);
+
+/**
+ * Applies an outcome to the broker within `timeoutMs` per path. The worker owns this: it never waits on the SDK's
+ * 60 s operation timeout (with retries) for a disposition that will not be answered, and it never leaves a message
+ * it has finished with locked and renewed. The caller stops lock renewal before calling.
  */
 export async function settle(
-  receiver: Pick<ServiceBusReceiver, "completeMessage" | "abandonMessage" | "deadLetterMessage">,
+  receiver: ServiceBusReceiver,
   message: ServiceBusReceivedMessage,
   outcome: Outcome,
   entity: string,
   log: Logger,
-): Promise<boolean> {
+  timeoutMs: number,
+): Promise<SettlePath> {
   if (outcome.kind === "lockLost") {
     log.warn({ outcome: "lock_lost", why: outcome.why }, "lock lost: the broker will redeliver this message");
-    return false;
+    return "lockLost";
   }
   const disposition = DISPOSITION[outcome.kind];
-  try {
-    await withSpan(
-      `${disposition} ${entity}`,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          [ATTR.MESSAGING_OPERATION_TYPE]: "settle",
-          [ATTR.MESSAGING_OPERATION_NAME]: disposition,
-          [ATTR.MESSAGING_DESTINATION]: entity,
-          [ATTR.SERVICEBUS_DISPOSITION]: disposition,
-          ...(outcome.kind === "deadLetter" ? { [ATTR.KEYLESS_DEAD_LETTER_REASON]: outcome.reason } : {}),
-        },
+  const path = await withSpan(
+    `${disposition} ${entity}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        [ATTR.MESSAGING_OPERATION_TYPE]: "settle",
+        [ATTR.MESSAGING_OPERATION_NAME]: disposition,
+        [ATTR.MESSAGING_DESTINATION]: entity,
+        [ATTR.SERVICEBUS_DISPOSITION]: disposition,
+        ...(outcome.kind === "deadLetter" ? { [ATTR.KEYLESS_DEAD_LETTER_REASON]: outcome.reason } : {}),
       },
-      async () => {
-        if (outcome.kind === "complete") await receiver.completeMessage(message);
-        else if (outcome.kind === "abandon")
-          await receiver.abandonMessage(message, { ...outcome.properties });
-        else {
-          await receiver.deadLetterMessage(message, {
-            ...outcome.properties,
-            deadLetterReason: outcome.reason,
-            deadLetterErrorDescription: outcome.description,
-          });
+    },
+    async (span): Promise<SettlePath> => {
+      let linkError: string;
+      if (receivedOnLiveLink(receiver, message)) {
+        try {
+          await within(settleOnLink(receiver, message, outcome), timeoutMs, "the receive link");
+          return "link";
+        } catch (error) {
+          if (LOCK_GONE.has((error as { code?: string }).code ?? "")) {
+            log.warn(
+              { outcome: disposition, err: excerpt((error as Error).message, 300) },
+              "lock already lost when settling: the broker will redeliver this message",
+            );
+            return "lockLost";
+          }
+          linkError = excerpt((error as Error).message ?? String(error), 300);
         }
-      },
-    );
-  } catch (error) {
-    log.warn(
-      { outcome: disposition, err: excerpt((error as Error).message ?? String(error), 300) },
-      `could not ${disposition} the message; it will be redelivered when its lock expires`,
-    );
-    return false;
-  }
-  const fields =
-    outcome.kind === "deadLetter"
-      ? { outcome: disposition, reason: outcome.reason, description: outcome.description }
-      : outcome.kind === "abandon"
-        ? { outcome: disposition, why: excerpt(outcome.why, 300) }
-        : { outcome: disposition };
-  if (outcome.kind === "complete") log.info(fields, "message completed");
+      } else {
+        linkError = "the link the message came on is closed or was replaced";
+      }
+      span.addEvent("settle_fallback", { reason: linkError });
+      try {
+        await within(
+          settleByLockToken(receiver, message, outcome, timeoutMs),
+          timeoutMs,
+          "the management link",
+        );
+        log.info(
+          { outcome: disposition, linkError },
+          "settled through the management link by lock token (the receive link could not)",
+        );
+        return "management";
+      } catch (error) {
+        log.warn(
+          {
+            outcome: disposition,
+            linkError,
+            err: excerpt((error as Error).message ?? String(error), 300),
+          },
+          `could not ${disposition} the message on either link; no longer renewing its lock, so the broker redelivers it when the lock expires`,
+        );
+        return "lapsed";
+      }
+    },
+  );
+  workerMetrics
+    .settlements()
+    .add(1, { [ATTR.SERVICEBUS_DISPOSITION]: disposition, "keyless.settle.path": path });
+  if (path === "link" || path === "management") logOutcome(outcome, log);
+  return path;
+}
+
+function settleOnLink(
+  receiver: ServiceBusReceiver,
+  message: ServiceBusReceivedMessage,
+  outcome: Exclude<Outcome, { kind: "lockLost" }>,
+): Promise<void> {
+  if (outcome.kind === "complete") return receiver.completeMessage(message);
+  if (outcome.kind === "abandon") return receiver.abandonMessage(message, { ...outcome.properties });
+  return receiver.deadLetterMessage(message, {
+    ...outcome.properties,
+    deadLetterReason: outcome.reason,
+    deadLetterErrorDescription: outcome.description,
+  });
+}
+
+function logOutcome(outcome: Exclude<Outcome, { kind: "lockLost" }>, log: Logger): void {
+  if (outcome.kind === "complete") log.info({ outcome: "complete" }, "message completed");
+  else if (outcome.kind === "abandon")
+    log.warn({ outcome: "abandon", why: excerpt(outcome.why, 300) }, "message abandoned for redelivery");
   else
     log.warn(
-      fields,
-      outcome.kind === "abandon" ? "message abandoned for redelivery" : "message dead-lettered",
+      { outcome: "dead_letter", reason: outcome.reason, description: outcome.description },
+      "message dead-lettered",
     );
-  return true;
+}
+
+/** Rejects when `promise` has not settled within `ms`; the call itself goes on (its late failure is swallowed). */
+async function within(promise: Promise<void>, ms: number, what: string): Promise<void> {
+  promise.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer from ${what} within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { RoleTokenSource } from "./api-client.ts";
 import { sleep } from "./backoff.ts";
 import type { WorkerConfig } from "./config.ts";
+import { Custody } from "./custody.ts";
 import { Dispatcher, type OutcomeEvent } from "./dispatcher.ts";
 import { ConfigError, ShutdownAbortError } from "./errors.ts";
 import type { HandlerMap } from "./handler.ts";
@@ -14,6 +15,10 @@ import { createLifecycle, type WorkerState } from "./lifecycle.ts";
 import { formatPreflightTable, type PreflightResult, runPreflight } from "./preflight.ts";
 import { receiveLoop } from "./receive-loop.ts";
 import { Releasers } from "./releasers.ts";
+import { reportingCredential, SERVICE_BUS_SOURCE, TokenHealth } from "./token-health.ts";
+
+/** The scope the Service Bus SDK asks the credential for (CBS tokens). */
+const SERVICE_BUS_SCOPE = "https://servicebus.azure.net/.default";
 
 export interface WorkerDeps {
   readonly handlers: HandlerMap;
@@ -67,10 +72,28 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
   let loops: Promise<void>[] = [];
   let stopPromise: Promise<void> | undefined;
 
+  // One bound on what the worker holds across all entities, shared fairly (src/worker/custody.ts).
+  const custody = new Custody(
+    config.concurrency + config.readAhead,
+    config.entities.map((e) => e.path),
+  );
+  const tokenHealth = new TokenHealth({ log, stop: draining.signal });
+  for (const api of Object.values(config.apis)) {
+    tokenHealth.register(api.name, () => deps.tokens.getToken(api, []));
+  }
+  const serviceBusCredential = deps.credential && reportingCredential(deps.credential, tokenHealth);
+  if (deps.credential) {
+    const credential = deps.credential;
+    tokenHealth.register(SERVICE_BUS_SOURCE, () =>
+      withTimeout(credential.getToken(SERVICE_BUS_SCOPE), config.tokenTimeoutMs),
+    );
+  }
+
   const dispatcher = new Dispatcher({
     config,
     handlers: deps.handlers,
     tokens: deps.tokens,
+    tokenHealth,
     log,
     draining: draining.signal,
     abortNow: abortNow.signal,
@@ -81,26 +104,34 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
   const readiness = (): HealthReport => {
     const entities = Object.fromEntries(entityHealth);
     const receiving = [...entityHealth.values()].every((e) => e.receiving);
-    const ok = lifecycle.state === "running" && receiving && preflight?.tokensOk === true;
+    const ok =
+      lifecycle.state === "running" && receiving && preflight?.tokensOk === true && tokenHealth.allUp;
     return {
       ok,
       body: {
         ready: ok,
         state: lifecycle.state,
         entities,
+        tokens: tokenHealth.report(),
         preflight: preflight
           ? { tokensOk: preflight.tokensOk, missingRoles: preflight.missingRoles, rows: preflight.rows }
           : { pending: true },
-        held: dispatcher.held,
+        held: custody.held,
         running: dispatcher.running,
+        custody: custody.snapshot(),
       },
     };
   };
 
   const checkRoles = async (): Promise<void> => {
-    // Until every API gives a token we are not ready; keep asking in the background.
+    // Until every API gives a token we are not ready; the token health's probes say when to ask again.
     for (let attempt = 1; !draining.signal.aborted; attempt += 1) {
       preflight = await runPreflight(deps.handlers, config.apis, deps.tokens);
+      for (const row of preflight.rows) {
+        if (!config.apis[row.api]) continue;
+        if (row.error === undefined) tokenHealth.succeeded(row.api);
+        else tokenHealth.failed(row.api, new Error(row.error));
+      }
       const table = formatPreflightTable(preflight);
       if (preflight.tokensOk) {
         const missing = preflight.missingRoles;
@@ -117,9 +148,7 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
         { preflight: preflight.rows, attempt },
         `preflight: could not get a token for every API; not ready yet\n${table}`,
       );
-      await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5)), draining.signal).catch(
-        () => undefined,
-      );
+      await tokenHealth.waitForAll(draining.signal).catch(() => undefined);
     }
   };
 
@@ -158,7 +187,9 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       void firstPreflight;
     }
 
-    const client = otelContext.with(ROOT_CONTEXT, () => createServiceBusClient(config, deps));
+    const client = otelContext.with(ROOT_CONTEXT, () =>
+      createServiceBusClient(config, deps, serviceBusCredential),
+    );
     releasers.add("service bus client", () => client.close());
     log.info(
       config.serviceBus.kind === "identity"
@@ -171,10 +202,9 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       receiveLoop({
         client: () => client,
         entity,
-        budget: config.concurrency + config.readAhead,
-        held: () => dispatcher.held,
-        waitForRoom: (budget, signal) => dispatcher.waitForRoom(budget, signal),
-        dispatch: (message, receiver, e, done) => dispatcher.dispatch(message, receiver, e, done),
+        custody,
+        tokenHealth,
+        dispatch: (record, message, receiver, e) => dispatcher.dispatch(record, message, receiver, e),
         stop: draining.signal,
         log,
         ...(deps.receiveWaitMs !== undefined ? { maxWaitMs: deps.receiveWaitMs } : {}),
@@ -208,18 +238,19 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       } catch {
         return; // failed to start: already cleaned up
       }
-      lifecycle.set("draining", { reason, held: dispatcher.held, running: dispatcher.running });
+      lifecycle.set("draining", { reason, held: custody.held, running: dispatcher.running });
       draining.abort(new ShutdownAbortError(reason));
       dispatcher.cancelWaiting();
       await Promise.allSettled(loops);
-      const finished = await withinMs(dispatcher.idle(), config.shutdownGraceMs);
+      const finished = await withinMs(custody.idle(), config.shutdownGraceMs);
       if (!finished) {
         log.warn(
           { running: dispatcher.running },
           "shutdown grace period over: aborting running handlers and abandoning their messages",
         );
         abortNow.abort(new ShutdownAbortError("shutdown grace period over"));
-        await withinMs(dispatcher.idle(), 5_000);
+        // Aborted handlers settle (abandon) within one settle timeout per path.
+        await withinMs(custody.idle(), 2 * config.settleTimeoutMs + 1_000);
       }
       try {
         await releasers.releaseAll();
@@ -260,15 +291,34 @@ async function withinMs(promise: Promise<unknown>, ms: number): Promise<boolean>
   }
 }
 
-function createServiceBusClient(config: WorkerConfig, deps: WorkerDeps): ServiceBusClient {
+function createServiceBusClient(
+  config: WorkerConfig,
+  deps: WorkerDeps,
+  credential: TokenCredential | undefined,
+): ServiceBusClient {
   const options: ServiceBusClientOptions = deps.serviceBusClientOptions ?? {};
   if (config.serviceBus.kind === "connectionString") {
     return new ServiceBusClient(config.serviceBus.connectionString, options);
   }
-  if (!deps.credential) {
+  if (!credential) {
     throw new ConfigError([
       "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE is set but no credential was provided to the worker",
     ]);
   }
-  return new ServiceBusClient(config.serviceBus.fullyQualifiedNamespace, deps.credential, options);
+  return new ServiceBusClient(config.serviceBus.fullyQualifiedNamespace, credential, options);
+}
+
+/** Rejects when `promise` has not settled within `ms` (a hanging identity endpoint never answers). */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no token within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,0 +1,213 @@
+/**
+ * One custody of locked messages: what the worker holds at the broker, across all its entities, from the moment it
+ * grants credit to the moment a message is settled (or given up to its lock's expiry).
+ *
+ * The bound: a worker holds at most `budget` (WORKER_CONCURRENCY + WORKER_READ_AHEAD) messages, counting both the
+ * messages it has received and not yet settled and the credit it has granted and not yet seen used. Credit is
+ * reserved when it is granted, not counted when messages arrive, so a pending receive can never bring more than the
+ * room it was given.
+ *
+ * The share: each entity is entitled to an even share of the budget (the remainder goes to the first entities). An
+ * entity that looked empty on its last receive keeps a one-credit probe and lends the rest of its share to the busy
+ * ones; as soon as it brings messages again it is entitled to its whole share, and the borrowers get no new credit
+ * until they are back within theirs (their messages settle within one handler run). So with every entity busy, each
+ * holds at most its share; with one busy entity, it can use nearly the whole budget.
+ */
+
+export type CustodyState = "waiting" | "running" | "settling";
+
+/** One message in the worker's custody. Its slot is freed by `release()`, exactly once. */
+export interface CustodyRecord {
+  readonly entity: string;
+  state: CustodyState;
+  release(): void;
+}
+
+/** Credit granted to one receive call. `admit(n)` turns n of it into held messages and frees the rest. */
+export interface Reservation {
+  readonly credit: number;
+  /** `onRelease` runs once per record, after its slot is freed (the receive loop closes retired receivers). */
+  admit(count: number, onRelease?: () => void): CustodyRecord[];
+}
+
+interface EntityUsage {
+  readonly share: number;
+  reserved: number;
+  held: number;
+  /** Its last receive came back empty: it keeps a probe credit and lends the rest of its share. */
+  idle: boolean;
+  readonly states: Record<CustodyState, number>;
+}
+
+export interface CustodySnapshot {
+  readonly budget: number;
+  readonly held: number;
+  readonly reserved: number;
+  readonly entities: Readonly<
+    Record<
+      string,
+      { share: number; held: number; reserved: number; idle: boolean; states: Record<CustodyState, number> }
+    >
+  >;
+}
+
+export class Custody {
+  readonly budget: number;
+  readonly #entities = new Map<string, EntityUsage>();
+  #waiters: Array<() => void> = [];
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(budget: number, entities: readonly string[]) {
+    if (entities.length === 0) throw new RangeError("custody needs at least one entity");
+    if (budget < entities.length) {
+      throw new RangeError(
+        `a budget of ${budget} cannot give each of ${entities.length} entities one message`,
+      );
+    }
+    this.budget = budget;
+    const base = Math.floor(budget / entities.length);
+    const extra = budget % entities.length;
+    entities.forEach((path, i) => {
+      this.#entities.set(path, {
+        share: base + (i < extra ? 1 : 0),
+        reserved: 0,
+        held: 0,
+        idle: false,
+        states: { waiting: 0, running: 0, settling: 0 },
+      });
+    });
+  }
+
+  /** Messages held (received, not yet settled) across all entities. */
+  get held(): number {
+    let n = 0;
+    for (const e of this.#entities.values()) n += e.held;
+    return n;
+  }
+
+  get #used(): number {
+    let n = 0;
+    for (const e of this.#entities.values()) n += e.held + e.reserved;
+    return n;
+  }
+
+  /** How much `entity` may hold right now: its share, plus what idle entities lend, split among the busy ones. */
+  limitOf(entity: string): number {
+    const own = this.#usage(entity);
+    if (own.idle) return own.share;
+    let lent = 0;
+    let busy = 0;
+    for (const e of this.#entities.values()) {
+      if (e.idle) lent += Math.max(0, e.share - Math.max(1, e.held + e.reserved));
+      else busy += 1;
+    }
+    return own.share + Math.floor(lent / Math.max(1, busy));
+  }
+
+  /** Credit `entity` could be granted now: 0 means wait. */
+  #grantable(entity: string): number {
+    const own = this.#usage(entity);
+    const want = own.idle ? 1 : this.limitOf(entity);
+    return Math.max(0, Math.min(want - own.held - own.reserved, this.budget - this.#used));
+  }
+
+  /**
+   * Waits until `entity` may be granted credit and reserves it. Rejects with the signal's reason when it aborts.
+   * The caller passes `credit` to one receive call and then calls `admit` with what it brought (0 on failure).
+   */
+  async reserve(entity: string, signal: AbortSignal): Promise<Reservation> {
+    let credit = this.#grantable(entity);
+    while (credit === 0) {
+      await this.#waitForChange(signal);
+      credit = this.#grantable(entity);
+    }
+    const usage = this.#usage(entity);
+    usage.reserved += credit;
+    let open = true;
+    return {
+      credit,
+      admit: (count: number, onRelease?: () => void) => {
+        if (!open) throw new Error("reservation already admitted");
+        open = false;
+        if (count > credit) throw new RangeError(`received ${count} messages on ${credit} credit`);
+        usage.reserved -= credit;
+        usage.idle = count === 0;
+        const records = Array.from({ length: count }, () => this.#hold(entity, usage, onRelease));
+        this.#wake();
+        return records;
+      },
+    };
+  }
+
+  /** Resolves when nothing is held (the reservations of stopped receive loops are already admitted). */
+  idle(): Promise<void> {
+    if (this.held === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  snapshot(): CustodySnapshot {
+    const entities: Record<string, CustodySnapshot["entities"][string]> = {};
+    let reserved = 0;
+    for (const [path, e] of this.#entities) {
+      entities[path] = {
+        share: e.share,
+        held: e.held,
+        reserved: e.reserved,
+        idle: e.idle,
+        states: { ...e.states },
+      };
+      reserved += e.reserved;
+    }
+    return { budget: this.budget, held: this.held, reserved, entities };
+  }
+
+  #hold(entity: string, usage: EntityUsage, onRelease: (() => void) | undefined): CustodyRecord {
+    usage.held += 1;
+    usage.states.waiting += 1;
+    let state: CustodyState = "waiting";
+    let released = false;
+    return {
+      entity,
+      get state() {
+        return state;
+      },
+      set state(next: CustodyState) {
+        if (released) return;
+        usage.states[state] -= 1;
+        usage.states[next] += 1;
+        state = next;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        usage.states[state] -= 1;
+        usage.held -= 1;
+        onRelease?.();
+        this.#wake();
+        if (this.held === 0) this.#idleWaiters.splice(0).forEach((wake) => wake());
+      },
+    };
+  }
+
+  #usage(entity: string): EntityUsage {
+    const usage = this.#entities.get(entity);
+    if (!usage) throw new RangeError(`entity ${entity} is not in this custody`);
+    return usage;
+  }
+
+  #wake(): void {
+    this.#waiters.splice(0).forEach((wake) => wake());
+  }
+
+  #waitForChange(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The two places where the worker reaches past @azure/service-bus 7.9.5's public surface, kept here so an SDK
+ * upgrade breaks one file (and test/worker/servicebus-internals.test.ts) rather than settlement.
+ *
+ * Why: the SDK settles a message on the link it was received on, and when it has replaced that link under the same
+ * name (it does after a drain that timed out) the disposition goes out for a delivery the broker no longer knows and
+ * is never answered; the call waits the full operation timeout, with retries. Service Bus also settles a peek-lock
+ * message by its lock token on the entity's management link (`com.microsoft:update-disposition`), which the SDK itself
+ * uses for deferred messages and when the receive link is gone. These two helpers let the worker see a stale link at
+ * once and settle through the management link when the receive link fails it.
+ */
+import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
+
+interface RheaLink {
+  name?: string;
+  is_open?: () => boolean;
+}
+interface SdkMessage {
+  delivery?: { link?: RheaLink; remote_settled?: boolean };
+  lockToken?: string;
+}
+interface SdkManagementClient {
+  updateDispositionStatus(
+    lockToken: string,
+    disposition: "complete" | "abandon" | "deadletter",
+    options: {
+      propertiesToModify?: Record<string, unknown>;
+      deadLetterReason?: string;
+      deadLetterDescription?: string;
+      timeoutInMs?: number;
+    },
+  ): Promise<void>;
+}
+interface SdkReceiver {
+  entityPath?: string;
+  _context?: {
+    getManagementClient?(entityPath: string): SdkManagementClient;
+    messageReceivers?: Record<string, { link?: { _link?: RheaLink } } | undefined>;
+  };
+}
+
+/**
+ * False when the link `message` came on is known to be closed or replaced, so settling on it cannot be answered.
+ * True when it is open, and also when the SDK's shape is not the one we know (then the settle timeout still bounds it).
+ */
+export function receivedOnLiveLink(
+  receiver: ServiceBusReceiver,
+  message: ServiceBusReceivedMessage,
+): boolean {
+  const link = (message as unknown as SdkMessage).delivery?.link;
+  if (!link || typeof link.is_open !== "function") return true;
+  if (!link.is_open()) return false;
+  const current = link.name
+    ? (receiver as unknown as SdkReceiver)._context?.messageReceivers?.[link.name]?.link?._link
+    : undefined;
+  return current === undefined || current === link;
+}
+
+export type ManagementDisposition =
+  | { readonly kind: "complete" }
+  | { readonly kind: "abandon"; readonly properties: Readonly<Record<string, string | number>> }
+  | {
+      readonly kind: "deadLetter";
+      readonly reason: string;
+      readonly description: string;
+      readonly properties: Readonly<Record<string, string | number>>;
+    };
+
+/** Settles by lock token on the entity's management link. Throws when the SDK lacks the internals we use. */
+export async function settleByLockToken(
+  receiver: ServiceBusReceiver,
+  message: ServiceBusReceivedMessage,
+  disposition: ManagementDisposition,
+  timeoutMs: number,
+): Promise<void> {
+  const sdk = receiver as unknown as SdkReceiver;
+  const lockToken = (message as unknown as SdkMessage).lockToken;
+  const management = sdk.entityPath ? sdk._context?.getManagementClient?.(sdk.entityPath) : undefined;
+  if (!management || !lockToken) {
+    throw new Error("this @azure/service-bus version offers no settlement by lock token");
+  }
+  if (disposition.kind === "complete") {
+    await management.updateDispositionStatus(lockToken, "complete", { timeoutInMs: timeoutMs });
+  } else if (disposition.kind === "abandon") {
+    await management.updateDispositionStatus(lockToken, "abandon", {
+      propertiesToModify: { ...disposition.properties },
+      timeoutInMs: timeoutMs,
+    });
+  } else {
+    await management.updateDispositionStatus(lockToken, "deadletter", {
+      propertiesToModify: { ...disposition.properties },
+      deadLetterReason: disposition.reason,
+      deadLetterDescription: disposition.description,
+      timeoutInMs: timeoutMs,
+    });
+  }
+}
