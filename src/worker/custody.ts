@@ -26,8 +26,14 @@ export interface CustodyRecord {
 /** Credit granted to one receive call. `admit(n)` turns n of it into held messages and frees the rest. */
 export interface Reservation {
   readonly credit: number;
-  /** `onRelease` runs once per record, after its slot is freed (the receive loop closes retired receivers). */
-  admit(count: number, onRelease?: () => void): CustodyRecord[];
+  /**
+   * `onRelease` runs once per record, after its slot is freed (the receive loop closes retired receivers).
+   * `sawEmpty` (default: count is 0) says the entity looked empty: only a receive that waited its full time can say
+   * so, since a short wait while messages flow may come back empty from latency alone.
+   */
+  admit(count: number, options?: { onRelease?: () => void; sawEmpty?: boolean }): CustodyRecord[];
+  /** The receive failed: the credit comes back, and the entity is not taken for empty. */
+  fail(): void;
 }
 
 interface EntityUsage {
@@ -126,15 +132,22 @@ export class Custody {
     let open = true;
     return {
       credit,
-      admit: (count: number, onRelease?: () => void) => {
+      admit: (count: number, options: { onRelease?: () => void; sawEmpty?: boolean } = {}) => {
         if (!open) throw new Error("reservation already admitted");
         open = false;
         if (count > credit) throw new RangeError(`received ${count} messages on ${credit} credit`);
         usage.reserved -= credit;
-        usage.idle = count === 0;
-        const records = Array.from({ length: count }, () => this.#hold(entity, usage, onRelease));
+        if (count > 0) usage.idle = false;
+        else if (options.sawEmpty ?? true) usage.idle = true;
+        const records = Array.from({ length: count }, () => this.#hold(entity, usage, options.onRelease));
         this.#wake();
         return records;
+      },
+      fail: () => {
+        if (!open) return;
+        open = false;
+        usage.reserved -= credit;
+        this.#wake();
       },
     };
   }

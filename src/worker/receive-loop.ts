@@ -80,6 +80,7 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
       break; // stopping
     }
     let messages: ServiceBusReceivedMessage[];
+    const shortWait = busy;
     try {
       messages = await withWatchdog(
         // Not aborted on stop: messages the broker already locked for us would be dropped by the SDK and come back
@@ -91,7 +92,7 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
       busy = messages.length > 0;
       o.onHealth(true);
     } catch (error) {
-      reservation.admit(0);
+      reservation.fail();
       if (o.stop.aborted) break;
       failures += 1;
       const problem = excerpt(
@@ -112,9 +113,12 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
     }
     const from = receiver;
     outstanding.set(from, (outstanding.get(from) ?? 0) + messages.length);
-    const records = reservation.admit(messages.length, () => {
-      outstanding.set(from, (outstanding.get(from) ?? 1) - 1);
-      void closeIfDone(from);
+    const records = reservation.admit(messages.length, {
+      onRelease: () => {
+        outstanding.set(from, (outstanding.get(from) ?? 1) - 1);
+        void closeIfDone(from);
+      },
+      sawEmpty: !shortWait,
     });
     messages.forEach((message, i) => o.dispatch(records[i]!, message, from, o.entity));
   }

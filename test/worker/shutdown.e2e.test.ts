@@ -1,43 +1,12 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { randomUUID } from "node:crypto";
-import { dirname } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { startTestStack, type TestStack } from "../support/stack.ts";
-import { sendFulfilments, shortLockTopology, startTestWorker } from "./support.ts";
-
-const KEYLESS = new URL("../../bin/keyless", import.meta.url).pathname;
-
-/** `keyless run` as its own process, as a container runs it. */
-function spawnWorker(
-  stack: TestStack,
-  overrides: Record<string, string>,
-): { child: ChildProcess; output: () => string } {
-  let output = "";
-  const child = spawn(KEYLESS, ["run"], {
-    env: {
-      ...process.env,
-      ...stack.workerEnv({ LOG_LEVEL: "info", ...overrides }),
-      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
-  return { child, output: () => output };
-}
+import { sendFulfilments, shortLockTopology, spawnWorker, startTestWorker, until } from "./support.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("stopping and crashing", () => {
   let stack: TestStack;

@@ -464,6 +464,28 @@ export class AmqpServer {
     this.#connections.delete(connection);
   }
 
+  /**
+   * Detaches every link that delivers messages from `store` with `amqp:link:detach-forced`, as Service Bus does on
+   * a gateway move or an entity update. Locks taken through them stay (settle by lock token, or let them expire).
+   * Returns how many links it detached. A test hook for link recycling.
+   */
+  detachConsumersOf(matches: (consumer: DeliveryLink) => boolean): number {
+    let detached = 0;
+    for (const [connection, state] of this.#connections) {
+      for (const [link, ls] of state.links) {
+        if (ls.consumer && matches(ls.consumer)) {
+          this.#dropLink(connection, link);
+          link.close({
+            condition: "amqp:link:detach-forced",
+            description: "The link was detached by the keyless broker (link recycling test).",
+          });
+          detached += 1;
+        }
+      }
+    }
+    return detached;
+  }
+
   /** Service Bus detaches links whose token expired without being refreshed; the SDK re-attaches with a new token. */
   #detachExpired(): void {
     const now = Date.now();

@@ -44,6 +44,11 @@ export interface Broker {
   readonly httpPort: number | undefined;
   /** Per-entity counts, the same JSON the HTTP endpoint serves. */
   stats(): BrokerStats;
+  /**
+   * Detaches, with `amqp:link:detach-forced`, every receiver link on `entity` (a queue, or topic/subscriptions/name);
+   * their locks stay. Returns how many were detached. For tests of link recycling.
+   */
+  detachReceivers(entity: string): number;
   /** Closes listeners and connections; idempotent. */
   close(): Promise<void>;
 }
@@ -101,6 +106,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     plainPort,
     httpPort: inspection?.port,
     stats: () => namespace.stats(),
+    detachReceivers: (entity) =>
+      amqp.detachConsumersOf((consumer) => consumer.store.path.toLowerCase() === entity.toLowerCase()),
     close,
   };
 }

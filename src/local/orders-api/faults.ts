@@ -78,3 +78,23 @@ export function faultOutcome(
       };
   }
 }
+
+/**
+ * A brownout: every `every`-th request to an order route, counted across all orders, fails — alternately 503 and
+ * 429 with Retry-After: 1 — while it is on. What a dependency under load looks like to a fleet of workers.
+ */
+export interface Brownout {
+  readonly every: number;
+}
+
+/** What the `n`-th request (1-based) meets during a brownout: an answer instead of the route's own, or nothing. */
+export function brownoutAnswer(brownout: Brownout, n: number): FaultAnswer | undefined {
+  if (n % brownout.every !== 0) return undefined;
+  return (n / brownout.every) % 2 === 1
+    ? { status: 503, headers: {}, body: { error: "unavailable", message: "brownout (injected)" } }
+    : {
+        status: 429,
+        headers: { "retry-after": "1" },
+        body: { error: "throttled", message: "brownout: retry after 1 s (injected)" },
+      };
+}

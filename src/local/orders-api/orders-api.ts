@@ -12,7 +12,7 @@ import { z } from "zod";
 import { traceHttpServer } from "../../telemetry/http-server-spans.ts";
 import { callerOf, entraAuth, type TokenVerifier } from "./entra-auth-plugin.ts";
 import { createEntraTokenValidator } from "./entra-token-validator.ts";
-import { faultOutcome, parseFault } from "./faults.ts";
+import { type Brownout, brownoutAnswer, faultOutcome, parseFault } from "./faults.ts";
 import { createIdempotencyStore, type StoredAnswer } from "./idempotency.ts";
 
 /** One request as the API saw it. Claims only: never the token. */
@@ -47,6 +47,8 @@ export interface OrdersApiState {
   readonly maxConcurrentRequests: number;
   /** Effects really applied to an order (a replayed or abandoned request applies none). */
   effects(orderId: string): { fulfilments: number; refunds: number };
+  /** Starts (or, with undefined, ends) a brownout over every order route (faults.ts). */
+  setBrownout(brownout: Brownout | undefined): void;
 }
 
 /** The fastify app `buildOrdersApi` returns: not listening yet, its state at `app.orders`. */
@@ -85,6 +87,8 @@ export function buildOrdersApi(options: { validator: TokenVerifier; logger?: Log
   const orders = new Map<string, Order>();
   const journal: JournalEntry[] = [];
   const faultHits = new Map<string, number>();
+  let brownout: Brownout | undefined;
+  let brownoutRequests = 0;
   const idempotency = createIdempotencyStore();
   let inFlight = 0;
   let maxConcurrentRequests = 0;
@@ -136,6 +140,13 @@ export function buildOrdersApi(options: { validator: TokenVerifier; logger?: Log
    * Returns "answered" when the fault answered, "gone" when the caller hung up during a delay, else "continue".
    */
   const playFault = async (request: OrderRequest, reply: FastifyReply) => {
+    if (brownout) {
+      const answer = brownoutAnswer(brownout, ++brownoutRequests);
+      if (answer) {
+        await reply.code(answer.status).headers(answer.headers).send(answer.body);
+        return "answered";
+      }
+    }
     const header = firstHeader(request, "x-fault");
     const fault = parseFault(header ?? request.params.id);
     if (!fault) return "continue";
@@ -252,6 +263,10 @@ export function buildOrdersApi(options: { validator: TokenVerifier; logger?: Log
       const o = orders.get(orderId);
       return { fulfilments: o?.fulfilments ?? 0, refunds: o?.refunds.length ?? 0 };
     },
+    setBrownout: (next) => {
+      brownout = next;
+      brownoutRequests = 0;
+    },
   };
   // A decoration, not a property: fastify refuses later decorations with the same name instead of clobbering.
   app.decorate("orders", state);
@@ -296,6 +311,7 @@ export async function startOrdersApi(options: {
       return app.orders.maxConcurrentRequests;
     },
     effects: app.orders.effects,
+    setBrownout: app.orders.setBrownout,
     close: () => app.close(),
   };
 }

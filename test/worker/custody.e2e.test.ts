@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+
+import { sampleTenant, startTestStack, type TestStack } from "../support/stack.ts";
+import { assertConserved, report } from "./conservation.ts";
+import { startTestWorker } from "./support.ts";
+
+const ENTITIES = ["orders", "orders-b"] as const;
+
+const twoQueues = {
+  UserConfig: {
+    Namespaces: [
+      {
+        Name: "sbemulatorns",
+        Queues: ENTITIES.map((Name) => ({
+          Name,
+          Properties: { LockDuration: "PT5S", MaxDeliveryCount: 10 },
+        })),
+        Topics: [],
+      },
+    ],
+    Logging: { Type: "Console" },
+  },
+};
+
+/** Samples the broker's locked counts per entity until `done` resolves; returns the most seen at once. */
+async function watchLocks(stack: TestStack, done: Promise<unknown>) {
+  const most = { orders: 0, "orders-b": 0, total: 0 };
+  let finished = false;
+  void done.finally(() => (finished = true));
+  while (!finished) {
+    const stats = stack.broker.stats() as unknown as { entities: Array<{ name: string; locked: number }> };
+    const locked = (name: string) => stats.entities.find((e) => e.name === name)?.locked ?? 0;
+    most.orders = Math.max(most.orders, locked("orders"));
+    most["orders-b"] = Math.max(most["orders-b"], locked("orders-b"));
+    most.total = Math.max(most.total, locked("orders") + locked("orders-b"));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return most;
+}
+
+async function sendTo(stack: TestStack, entity: string, count: number) {
+  const sent = Array.from({ length: count }, () => ({
+    messageId: randomUUID(),
+    orderId: `slow-150-${randomUUID()}`,
+  }));
+  await stack.send(
+    entity,
+    sent.map((s) => ({ messageId: s.messageId, subject: "orders.fulfil", body: { orderId: s.orderId } })),
+  );
+  return sent;
+}
+
+describe("one custody across entities: WORKER_CONCURRENCY + WORKER_READ_AHEAD bounds what a worker holds", () => {
+  let stack: TestStack;
+  const budgetOf6 = {
+    SERVICEBUS_ENTITIES: ENTITIES.join(","),
+    WORKER_CONCURRENCY: "4",
+    WORKER_READ_AHEAD: "2",
+  };
+  before(async () => {
+    const tenant = await sampleTenant();
+    (tenant.serviceBusRoleAssignments as unknown[]).push({
+      principal: "orders-worker",
+      role: "Azure Service Bus Data Receiver",
+      scope: "sbemulatorns/queues/orders-b",
+    });
+    stack = await startTestStack({ tenant, topology: twoQueues });
+  });
+  after(() => stack?.close());
+
+  it("holds at most its share (3 of 6) on each of two busy entities, and uses both shares", async () => {
+    for (let run = 1; run <= 3; run += 1) {
+      const a = await sendTo(stack, "orders", 30);
+      const b = await sendTo(stack, "orders-b", 30);
+      const w = await startTestWorker(stack, budgetOf6);
+      try {
+        const drained = Promise.all([
+          assertConserved(stack, "orders", a, 45_000),
+          assertConserved(stack, "orders-b", b, 45_000),
+        ]);
+        const most = await watchLocks(stack, drained);
+        const [ca, cb] = await drained;
+        report(
+          "two-entities",
+          run,
+          ca,
+          `orders-b applied once ${cb.appliedOnce}/${cb.messages}, most locked ${JSON.stringify(most)}`,
+        );
+        assert.ok(
+          most.orders <= 3 && most["orders-b"] <= 3,
+          `locked at the broker at most ${JSON.stringify(most)}`,
+        );
+        assert.ok(most.total <= 6, `total locked ${most.total} within the budget of 6`);
+        assert.ok(
+          most.orders === 3 && most["orders-b"] === 3,
+          `each entity used its share: ${JSON.stringify(most)}`,
+        );
+      } finally {
+        await w.worker.stop();
+      }
+    }
+  });
+
+  it("lends an empty entity's share to the busy one, and gets it back as soon as that entity has messages", async () => {
+    const w = await startTestWorker(stack, budgetOf6);
+    try {
+      const a = await sendTo(stack, "orders", 60);
+      let b: Awaited<ReturnType<typeof sendTo>> = [];
+      let mostBWhileABusy = 0;
+      const drained = (async () => {
+        // Once orders is borrowing, orders-b gets a backlog too.
+        await stack.waitForCounts("orders", (c) => c.locked > 3, 10_000);
+        b = await sendTo(stack, "orders-b", 20);
+        await stack.waitForCounts(
+          "orders-b",
+          (c) => {
+            mostBWhileABusy = Math.max(mostBWhileABusy, c.locked);
+            return c.locked === 3;
+          },
+          10_000,
+        );
+        const ordersLeft = await stack.waitForCounts("orders", () => true);
+        assert.ok(
+          ordersLeft.active + ordersLeft.locked > 0,
+          "orders was still busy when orders-b got its share back",
+        );
+        return Promise.all([
+          assertConserved(stack, "orders", a, 45_000),
+          assertConserved(stack, "orders-b", b, 45_000),
+        ]);
+      })();
+      const most = await watchLocks(stack, drained);
+      const [ca] = await drained;
+      report("lending", 1, ca, `most locked ${JSON.stringify(most)}`);
+      assert.ok(most.orders > 3, `the busy entity borrowed beyond its share of 3: ${most.orders}`);
+      assert.ok(most.orders <= 5, `and left the empty entity its probe credit: ${most.orders}`);
+      assert.ok(most.total <= 6, `total locked ${most.total} within the budget of 6`);
+      assert.equal(
+        mostBWhileABusy,
+        3,
+        "the lender got its whole share back while the borrower was still busy",
+      );
+
+      const response = await fetch(`http://127.0.0.1:${w.worker.healthPort}/readyz`);
+      const body = (await response.json()) as {
+        custody: { budget: number; entities: Record<string, { share: number }> };
+      };
+      assert.equal(body.custody.budget, 6, "/readyz shows the custody");
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(body.custody.entities).map(([k, v]) => [k, v.share])),
+        { orders: 3, "orders-b": 3 },
+      );
+    } finally {
+      await w.worker.stop();
+    }
+  });
+});
