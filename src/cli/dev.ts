@@ -106,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
     handlers,
     tokens: createRoleTokenProvider({ credential: chosen.credential, timeoutMs: config.tokenTimeoutMs }),
     credential: chosen.credential,
+    credentialSource: { source: chosen.source, clientId: env.AZURE_CLIENT_ID },
     logger,
     receiveWaitMs: 1_000,
     onOutcome: (event) => {

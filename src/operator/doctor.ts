@@ -9,9 +9,10 @@ import {
 import { type EntityRef, loadConfig, type WorkerConfig } from "../worker/config.ts";
 import { ConfigError } from "../worker/errors.ts";
 import type { HandlerMap } from "../worker/handler.ts";
+import { receiveFix, serviceBusErrorOf, tokenFix } from "../worker/fixes.ts";
 import { runPreflight } from "../worker/preflight.ts";
 import { excerpt } from "../shared/redact.ts";
-import { serviceBusErrorOf, within } from "./service-bus.ts";
+import { within } from "./service-bus.ts";
 
 export type CheckStatus = "pass" | "fail" | "skip";
 
@@ -107,7 +108,7 @@ export async function runDoctor(
         check: "Service Bus token",
         status: "fail",
         detail: excerpt((error as Error).message, 300),
-        fix: tokenFix(chosen, env),
+        fix: tokenFix(chosen.source, { clientId: env.AZURE_CLIENT_ID, error }),
       });
     }
   } else {
@@ -134,7 +135,11 @@ export async function runDoctor(
         status: "fail",
         detail: row.error,
         fix: api
-          ? tokenFix(chosen, env, resource)
+          ? tokenFix(chosen.source, {
+              clientId: env.AZURE_CLIENT_ID,
+              resource,
+              error: new Error(row.error),
+            })
           : `set API_${row.api.toUpperCase()}_BASE_URL and API_${row.api.toUpperCase()}_SCOPE`,
       });
     } else if (row.missing.length > 0) {
@@ -204,66 +209,10 @@ async function checkEntity(
       check,
       status: "fail",
       detail: excerpt(`${code ? `${code}: ` : ""}${message}`, 300),
-      fix: entityFix(code, entity, config, objectId),
+      fix: receiveFix(code, entity, config, objectId),
     };
   } finally {
     await receiver.close().catch(() => undefined);
-  }
-}
-
-function entityFix(
-  code: string | undefined,
-  entity: EntityRef,
-  config: WorkerConfig,
-  objectId: string | undefined,
-): string {
-  const host =
-    config.serviceBus.kind === "identity"
-      ? config.serviceBus.fullyQualifiedNamespace
-      : config.serviceBus.endpoint;
-  const namespace = host.replace(/^sb:\/\//, "").split(/[.:/]/)[0] ?? "<namespace>";
-  const scopePath =
-    entity.kind === "queue"
-      ? `/queues/${entity.queue}`
-      : `/topics/${entity.topic}/subscriptions/${entity.subscription}`;
-  if (code === "UnauthorizedAccess") {
-    if (config.serviceBus.kind === "connectionString") {
-      return "the connection string's key lacks Listen on this entity: use a key with Listen rights";
-    }
-    return (
-      `identity lacks Azure Service Bus Data Receiver on ${entity.path}: az role assignment create --role "Azure Service Bus Data Receiver" ` +
-      `--assignee-object-id ${objectId ?? "<identity object id>"} --assignee-principal-type ServicePrincipal ` +
-      `--scope "$(az servicebus namespace show --name ${namespace} --resource-group <resource-group> --query id -o tsv)${scopePath}" ` +
-      `(assign it directly to the identity, not through a group; allow up to 10 minutes)`
-    );
-  }
-  if (code === "MessagingEntityNotFound") {
-    return `no such entity ${entity.path} in ${host}: create it, or correct SERVICEBUS_ENTITIES`;
-  }
-  return `cannot receive from ${host}: check SERVICEBUS_FULLY_QUALIFIED_NAMESPACE, network access (AMQP 5671 or WebSockets 443), and NODE_EXTRA_CA_CERTS for the local broker`;
-}
-
-function tokenFix(chosen: ChosenCredential, env: Env, resource?: string): string {
-  const clientId = env.AZURE_CLIENT_ID;
-  switch (chosen.source) {
-    case "Imds":
-      return (
-        "no managed-identity endpoint variables (IDENTITY_ENDPOINT/IDENTITY_HEADER) and IMDS did not answer: " +
-        "enable a managed identity on the app (Container Apps/App Service set them), or locally run keyless stack --env-file .env.local and load that file"
-      );
-    case "AppService":
-      return (
-        `the identity endpoint refused: check that the app has ${clientId ? `the user-assigned identity with client id ${clientId} attached` : "a system-assigned identity enabled"}` +
-        (resource
-          ? ` and that ${resource} is the App ID URI or appId of an API registered in the identity's tenant`
-          : "")
-      );
-    case "WorkloadIdentity":
-      return "check the federated credential on the identity matches the pod's service account, and AZURE_FEDERATED_TOKEN_FILE is readable";
-    case "Developer":
-      return "run az login (KEYLESS_CREDENTIAL=developer uses your Azure CLI login)";
-    default:
-      return "check the managed identity is enabled for this host";
   }
 }
 

@@ -51,21 +51,7 @@ export function connectServiceBus(
   );
 }
 
-/**
- * The Service Bus error inside what the SDK threw: with retries, core-amqp wraps the attempts' errors in an
- * AggregateError with an empty message, and the useful code (UnauthorizedAccess, MessagingEntityNotFound) is inside.
- */
-export function serviceBusErrorOf(error: unknown): { code: string | undefined; message: string } {
-  if (error instanceof AggregateError && error.errors.length > 0) {
-    const inner = error.errors.find((e: unknown) => (e as { code?: unknown })?.code) ?? error.errors.at(-1);
-    return serviceBusErrorOf(inner);
-  }
-  const e = error as { code?: unknown; message?: unknown };
-  return {
-    code: typeof e?.code === "string" ? e.code : undefined,
-    message: typeof e?.message === "string" && e.message ? e.message : String(error),
-  };
-}
+export { serviceBusErrorOf } from "../worker/fixes.ts";
 
 /** Splits an entity argument: `queue` or `topic/subscriptions/name`. */
 export function entityParts(entity: string): { queue: string } | { topic: string; subscription: string } {

@@ -16,6 +16,7 @@ import { keepLockRenewed, type LockKeeper } from "./lock-renewal.ts";
 import type { Outcome } from "./outcome.ts";
 import { settle, type SettlePath } from "./settle.ts";
 import type { TokenHealth } from "./token-health.ts";
+import { excerpt } from "../shared/redact.ts";
 
 export interface DispatcherOptions {
   readonly config: WorkerConfig;
@@ -246,9 +247,11 @@ export class Dispatcher {
       },
       async (span) => {
         const traceId = trace.isSpanContextValid(span.spanContext()) ? span.spanContext().traceId : undefined;
+        // Every message-derived field is redacted: a producer may put anything in a subject or id, a token included.
+        const subject = subjectOf(message);
         const messageLog = log.child({
-          messageId: String(message.messageId ?? ""),
-          subject: subjectOf(message),
+          messageId: excerpt(String(message.messageId ?? ""), 200),
+          ...(subject !== undefined ? { subject: excerpt(subject, 200) } : {}),
           deliveryCount: message.deliveryCount ?? 0,
         });
         const outcome = await this.#deliver(record, message, entity, signals, lock, messageLog);

@@ -29,7 +29,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     credential: credential.credential,
     timeoutMs: config.tokenTimeoutMs,
   });
-  const worker = createWorker(config, { handlers, tokens, credential: credential.credential, logger: log });
+  const worker = createWorker(config, {
+    handlers,
+    tokens,
+    credential: credential.credential,
+    credentialSource: { source: credential.source, clientId: env.AZURE_CLIENT_ID },
+    logger: log,
+  });
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -6,6 +6,7 @@ import { retryDelayMs, sleep } from "./backoff.ts";
 import type { EntityRef } from "./config.ts";
 import type { Custody, CustodyRecord, Reservation } from "./custody.ts";
 import type { TokenHealth } from "./token-health.ts";
+import { serviceBusErrorOf } from "./fixes.ts";
 import { excerpt } from "../shared/redact.ts";
 
 export interface ReceiveLoopOptions {
@@ -24,8 +25,10 @@ export interface ReceiveLoopOptions {
   ) => void;
   readonly stop: AbortSignal;
   readonly log: Logger;
-  /** Told whether the loop is currently receiving successfully (readiness). */
-  readonly onHealth: (healthy: boolean, problem?: string) => void;
+  /** Told whether the loop is currently receiving successfully (readiness), and if not why and what to do. */
+  readonly onHealth: (healthy: boolean, problem?: string, fix?: string) => void;
+  /** What to do about a receive failure with this SDK error code (src/worker/fixes.ts). */
+  readonly fixFor: (code: string | undefined) => string;
   /** Most time one receive call may wait for a first message. */
   readonly maxWaitMs?: number;
 }
@@ -68,6 +71,7 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
 
   let receiver = create();
   let failures = 0;
+  let lastProblem: string | undefined;
   // After its first message the SDK waits up to 1 s for the rest of the batch; while messages are flowing that
   // wait only delays the next receive, so wait briefly then and long only when the entity looked empty.
   let busy = false;
@@ -90,19 +94,31 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
       );
       failures = 0;
       busy = messages.length > 0;
+      if (lastProblem !== undefined) {
+        o.log.info({ entity: o.entity.path }, "receiving again");
+        lastProblem = undefined;
+      }
       o.onHealth(true);
     } catch (error) {
       reservation.fail();
       if (o.stop.aborted) break;
       failures += 1;
-      const problem = excerpt(
-        `${(error as { code?: string }).code ?? (error as Error).name}: ${(error as Error).message}`,
-        300,
-      );
-      o.onHealth(false, problem);
-      o.log.warn({ entity: o.entity.path, failures, err: problem }, "receiving failed; retrying");
+      const { code, message } = serviceBusErrorOf(error);
+      const problem = excerpt(`${code ?? (error as Error).name}: ${message}`, 300);
+      const fix = o.fixFor(code);
+      o.onHealth(false, problem, fix);
+      // Said once per cause at warn, with the fix; the retries that follow go to debug. The cloud may heal.
+      const cause = code ?? (error as Error).name;
+      if (cause !== lastProblem) {
+        o.log.warn(
+          { entity: o.entity.path, err: problem, fix },
+          `cannot receive from ${o.entity.path}: ${fix} (retrying)`,
+        );
+        lastProblem = cause;
+      } else
+        o.log.debug({ entity: o.entity.path, failures, err: problem }, "receiving failed again; retrying");
       if (failures >= FAILURES_BEFORE_NEW_RECEIVER) {
-        o.log.warn({ entity: o.entity.path }, "replacing the receiver after repeated failures");
+        o.log.debug({ entity: o.entity.path }, "replacing the receiver after repeated failures");
         retire.add(receiver);
         void closeIfDone(receiver);
         receiver = create();

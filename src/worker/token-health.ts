@@ -13,6 +13,8 @@ export interface SourceHealth {
   readonly ok: boolean;
   /** Why it is down, safe to show (no token, no secret). */
   readonly problem?: string;
+  /** What to do about it. */
+  readonly fix?: string;
   /** ISO time it went down. */
   readonly since?: string;
 }
@@ -28,16 +30,23 @@ export interface SourceHealth {
  * dead-letters: see docs/configuration.md, "Identity outages and MaxDeliveryCount".
  */
 export class TokenHealth {
-  readonly #sources = new Map<string, { ok: boolean; problem?: string; since?: number }>();
+  readonly #sources = new Map<string, { ok: boolean; problem?: string; fix?: string; since?: number }>();
   readonly #probes = new Map<string, () => Promise<unknown>>();
   readonly #probing = new Set<string>();
   readonly #log: Logger;
   readonly #stop: AbortSignal;
+  readonly #fixFor: ((source: string, error: unknown) => string | undefined) | undefined;
   #waiters: Array<() => void> = [];
 
-  constructor(options: { log: Logger; stop: AbortSignal }) {
+  constructor(options: {
+    log: Logger;
+    stop: AbortSignal;
+    /** What to do about a failed token request (src/worker/fixes.ts). */
+    fixFor?: (source: string, error: unknown) => string | undefined;
+  }) {
     this.#log = options.log;
     this.#stop = options.stop;
+    this.#fixFor = options.fixFor;
   }
 
   /** Registers a source with the call that proves it healthy again (a token request). */
@@ -64,6 +73,7 @@ export class TokenHealth {
           : {
               ok: false,
               ...(s.problem !== undefined ? { problem: s.problem } : {}),
+              ...(s.fix !== undefined ? { fix: s.fix } : {}),
               ...(s.since !== undefined ? { since: new Date(s.since).toISOString() } : {}),
             },
       ]),
@@ -84,14 +94,20 @@ export class TokenHealth {
     const s = this.#sources.get(source);
     if (!s) return;
     const problem = excerpt((error as Error)?.message ?? String(error), 300);
+    const fix = this.#fixFor?.(source, error);
     if (!s.ok) {
       s.problem = problem;
       return;
     }
-    this.#sources.set(source, { ok: false, problem, since: Date.now() });
+    this.#sources.set(source, {
+      ok: false,
+      problem,
+      ...(fix !== undefined ? { fix } : {}),
+      since: Date.now(),
+    });
     this.#log.warn(
-      { source, err: problem },
-      `no tokens for ${source}: not ready, not taking new messages; held messages wait without spending attempts`,
+      { source, err: problem, ...(fix !== undefined ? { fix } : {}) },
+      `no tokens for ${source}: not ready, not taking new messages; held messages wait without spending attempts${fix ? `. Fix: ${fix}` : ""}`,
     );
     workerMetrics.tokenOutages().add(1, { "keyless.token.source": source });
     void this.#probe(source);

@@ -6,9 +6,11 @@ import type { Logger } from "pino";
 import type { RoleTokenSource } from "./api-client.ts";
 import { sleep } from "./backoff.ts";
 import type { WorkerConfig } from "./config.ts";
+import { type CredentialSource, resourceOf } from "../identity/index.ts";
 import { Custody } from "./custody.ts";
 import { Dispatcher, type OutcomeEvent } from "./dispatcher.ts";
 import { ConfigError, ShutdownAbortError } from "./errors.ts";
+import { receiveFix, tokenFix } from "./fixes.ts";
 import type { HandlerMap } from "./handler.ts";
 import { type HealthReport, startHealthServer } from "./health-server.ts";
 import { createLifecycle, type WorkerState } from "./lifecycle.ts";
@@ -26,6 +28,8 @@ export interface WorkerDeps {
   readonly tokens: RoleTokenSource;
   /** The Service Bus credential when the config names a namespace (managed identity in production). */
   readonly credential?: TokenCredential;
+  /** Where the credential gets tokens, so failures can name their fix (chooseCredential's `source`). */
+  readonly credentialSource?: { readonly source: CredentialSource; readonly clientId?: string | undefined };
   readonly logger: Logger;
   readonly serviceBusClientOptions?: ServiceBusClientOptions;
   readonly fetch?: typeof fetch;
@@ -64,7 +68,7 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
   const releasers = new Releasers();
   const draining = new AbortController();
   const abortNow = new AbortController();
-  const entityHealth = new Map<string, { receiving: boolean; problem?: string }>(
+  const entityHealth = new Map<string, { receiving: boolean; problem?: string; fix?: string }>(
     config.entities.map((e) => [e.path, { receiving: false }]),
   );
   let preflight: PreflightResult | undefined;
@@ -77,7 +81,19 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
     config.concurrency + config.readAhead,
     config.entities.map((e) => e.path),
   );
-  const tokenHealth = new TokenHealth({ log, stop: draining.signal });
+  const tokenHealth = new TokenHealth({
+    log,
+    stop: draining.signal,
+    fixFor: (source, error) => {
+      if (!deps.credentialSource) return undefined;
+      const api = config.apis[source];
+      return tokenFix(deps.credentialSource.source, {
+        clientId: deps.credentialSource.clientId,
+        ...(api ? { resource: resourceOf(api.scope) } : {}),
+        error,
+      });
+    },
+  });
   for (const api of Object.values(config.apis)) {
     tokenHealth.register(api.name, () => deps.tokens.getToken(api, []));
   }
@@ -208,8 +224,12 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
         stop: draining.signal,
         log,
         ...(deps.receiveWaitMs !== undefined ? { maxWaitMs: deps.receiveWaitMs } : {}),
-        onHealth: (receiving, problem) =>
-          entityHealth.set(entity.path, problem === undefined ? { receiving } : { receiving, problem }),
+        onHealth: (receiving, problem, fix) =>
+          entityHealth.set(
+            entity.path,
+            problem === undefined ? { receiving } : { receiving, problem, ...(fix ? { fix } : {}) },
+          ),
+        fixFor: (code) => receiveFix(code, entity, config, preflight?.objectId),
       }),
     );
     lifecycle.set("running", {

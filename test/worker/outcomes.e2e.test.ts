@@ -142,4 +142,13 @@ describe("the worker's outcomes", () => {
     assert.doesNotMatch(text, /eyJ[\w-]+\.[\w-]+\.[\w-]+/);
     assert.doesNotMatch(text, /Bearer\s+[\w-]{20,}/i);
   });
+
+  it("never logs a token that a producer put in the subject: message-derived log fields are redacted", async () => {
+    const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJsZWFrIn0.c2lnbmF0dXJl";
+    const id = await send(`Bearer ${jwt}`, { orderId: "x" });
+    const event = await settled(id);
+    assert.equal(event.outcome.kind, "deadLetter", "no handler for it");
+    assert.doesNotMatch(w.log.text(), new RegExp(jwt.split(".")[2]!), "the token is not in any log line");
+    assert.match(w.log.text(), /\[redacted/, "its place is marked");
+  });
 });

@@ -37,8 +37,8 @@ export interface TestWorker {
 export async function startTestWorker(
   stack: TestStack,
   overrides: Record<string, string> = {},
+  env: Record<string, string> = stack.workerEnv(overrides),
 ): Promise<TestWorker> {
-  const env = stack.workerEnv(overrides);
   const config = loadConfig(env);
   const chosen = chooseCredential(env);
   const log = memoryLogger("info");
@@ -47,6 +47,7 @@ export async function startTestWorker(
     handlers,
     tokens: createRoleTokenProvider({ credential: chosen.credential, timeoutMs: config.tokenTimeoutMs }),
     credential: chosen.credential,
+    credentialSource: { source: chosen.source, clientId: env.AZURE_CLIENT_ID },
     logger: log.logger,
     receiveWaitMs: 500,
     serviceBusClientOptions: { retryOptions: { maxRetries: 3, retryDelayInMs: 200, timeoutInMs: 10_000 } },

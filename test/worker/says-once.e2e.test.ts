@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import { startTestStack, type TestStack } from "../support/stack.ts";
+import { sendFulfilments, startTestWorker, type TestWorker, until } from "./support.ts";
+
+describe("a misconfigured entity is named once, with its fix, and shows in /readyz", () => {
+  let stack: TestStack;
+  let w: TestWorker;
+  before(async () => {
+    stack = await startTestStack();
+    w = await startTestWorker(stack, { SERVICEBUS_ENTITIES: "orders,no-such-queue", LOG_LEVEL: "info" });
+  });
+  after(async () => {
+    await w?.worker.stop();
+    await stack?.close();
+  });
+
+  it("warns once that the queue does not exist and how to fix it, keeps retrying, and still serves the other entity", async () => {
+    const warnings = () =>
+      w.log
+        .lines()
+        .filter((l) => l.level === "warn" && String(l.msg).startsWith("cannot receive from no-such-queue"));
+    await until(() => warnings().length > 0, 15_000, "the warning");
+    const [sent] = await sendFulfilments(stack, 1);
+    const [event] = await w.settled([sent!.messageId]);
+    assert.equal(event?.outcome.kind, "complete", "the good entity is served meanwhile");
+    await new Promise((r) => setTimeout(r, 3_000)); // several more failed receives
+    assert.equal(warnings().length, 1, "said once, not on every retry");
+    assert.match(String(warnings()[0]!.msg), /no such entity no-such-queue .*correct SERVICEBUS_ENTITIES/);
+    const response = await fetch(`http://127.0.0.1:${w.worker.healthPort}/readyz`);
+    assert.equal(response.status, 503);
+    const body = (await response.json()) as {
+      entities: Record<string, { receiving: boolean; fix?: string }>;
+    };
+    assert.equal(body.entities["no-such-queue"]?.receiving, false);
+    assert.match(body.entities["no-such-queue"]?.fix ?? "", /correct SERVICEBUS_ENTITIES/);
+  });
+});
