@@ -1,9 +1,6 @@
-import type { HandlerMap } from "../worker/handler.ts";
+import { defineHandlers } from "../worker/handler.ts";
 import { ordersFulfil } from "./orders-fulfil.ts";
 import { ordersRefund } from "./orders-refund.ts";
 
 /** Every handler this worker ships, keyed by the subject it serves. */
-export const handlers = {
-  [ordersFulfil.subject]: ordersFulfil,
-  [ordersRefund.subject]: ordersRefund,
-} satisfies HandlerMap;
+export const handlers = defineHandlers([ordersFulfil, ordersRefund]);

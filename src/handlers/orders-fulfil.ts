@@ -2,7 +2,7 @@ import { z } from "zod";
 
 import { defineHandler } from "../worker/handler.ts";
 
-const body = z.object({
+const schema = z.object({
   orderId: z.string().min(1).max(100),
   warehouse: z.string().min(1).max(50).default("main"),
 });
@@ -10,7 +10,7 @@ const body = z.object({
 /** `orders.fulfil`: asks the orders API to fulfil an order. */
 export const ordersFulfil = defineHandler({
   subject: "orders.fulfil",
-  body,
+  schema,
   api: "orders",
   roles: ["Orders.Fulfil"],
   async handle({ body, api, log }) {

@@ -2,7 +2,7 @@ import { z } from "zod";
 
 import { defineHandler } from "../worker/handler.ts";
 
-const body = z.object({
+const schema = z.object({
   orderId: z.string().min(1).max(100),
   amount: z.number().positive().max(1_000_000),
   currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR"),
@@ -12,7 +12,7 @@ const body = z.object({
 /** `orders.refund`: asks the orders API to refund (part of) an order. Needs Orders.Refund. */
 export const ordersRefund = defineHandler({
   subject: "orders.refund",
-  body,
+  schema,
   api: "orders",
   roles: ["Orders.Refund"],
   async handle({ body, api, log }) {

@@ -1,12 +1,13 @@
+import { PermanentError, TransientError } from "../shared/failure.ts";
+
 /**
- * The identity layer's named errors. None of them ever carries a token: messages hold ids, role names, scopes and
+ * The identity layer's named errors, on the shared vocabulary of src/shared/failure.ts. None of them ever carries a token: messages hold ids, role names, scopes and
  * the SDK's reason, and `cause` holds the SDK's own error (which, per @azure/identity 4.14.1, holds no token either).
  */
 
 /** Thrown by chooseCredential when the environment asks for a setup we refuse (a secret, a malformed id). Fatal. */
 export class CredentialConfigError extends Error {
   override name = "CredentialConfigError";
-  readonly retryable = false;
   /** The environment variables at fault, for a reader who greps the deployment. */
   readonly variables: readonly string[];
 
@@ -22,9 +23,8 @@ export class CredentialConfigError extends Error {
  * Thrown by the role-token provider when no token came: the credential failed, returned nothing, or did not
  * answer within the timeout. Retryable: the endpoint may answer on the next attempt.
  */
-export class TokenAcquisitionError extends Error {
+export class TokenAcquisitionError extends TransientError {
   override name = "TokenAcquisitionError";
-  readonly retryable = true;
   readonly api: string;
   readonly scope: string;
   /** Milliseconds from the credential call to the failure. */
@@ -38,7 +38,7 @@ export class TokenAcquisitionError extends Error {
   ) {
     super(
       `no token for API "${details.api}" (scope ${details.scope}) after ${details.elapsedMs} ms: ${details.reason}`,
-      options,
+      options ?? {},
     );
     this.api = details.api;
     this.scope = details.scope;
@@ -51,9 +51,8 @@ export class TokenAcquisitionError extends Error {
  * Thrown by the role-token provider when the identity's token for an API lacks a role the caller needs. Not
  * retryable: nothing changes until someone grants the role and the identity's cached token expires.
  */
-export class MissingAppRoleError extends Error {
+export class MissingAppRoleError extends PermanentError {
   override name = "MissingAppRoleError";
-  readonly retryable = false;
   /** The API's name as the worker knows it, e.g. "orders". */
   readonly api: string;
   readonly scope: string;
@@ -77,6 +76,7 @@ export class MissingAppRoleError extends Error {
       .map((role) => `keyless grant --identity ${details.objectId} --api ${resource} --role ${role}`)
       .join(" && ");
     super(
+      "MissingAppRole",
       `Identity ${details.objectId}${details.appId ? ` (client id ${details.appId})` : ""} lacks app role` +
         `${details.missingRoles.length > 1 ? "s" : ""} ${details.missingRoles.join(", ")} on API "${details.api}" (${resource}). ` +
         `It has: ${details.grantedRoles.join(", ") || "no roles"}. ` +
@@ -94,12 +94,13 @@ export class MissingAppRoleError extends Error {
 }
 
 /**
- * Thrown when a credential hands back something that is not an Entra access token (readTokenClaims, and so the
- * provider's getToken). Not retryable: the same credential will hand back the same thing. Never quotes the token.
+ * Thrown by readTokenClaims when a credential hands back something that is not an Entra access token. The provider
+ * wraps it in a TokenAcquisitionError: like an endpoint that is down, it is the token source's fault, not the
+ * message's, so the worker goes not ready and holds its messages rather than dead-letter them all. Never quotes the
+ * token.
  */
 export class TokenFormatError extends Error {
   override name = "TokenFormatError";
-  readonly retryable = false;
 }
 
 /** `api://x/.default` → `api://x`: what Entra calls the resource and what `keyless grant --api` accepts. */

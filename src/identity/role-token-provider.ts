@@ -148,10 +148,22 @@ export function createRoleTokenProvider(options: {
           reason: "the credential returned no token",
         });
       }
-      const entry = {
-        token: accessToken.token,
-        claims: readTokenClaims(accessToken.token, accessToken.expiresOnTimestamp),
-      };
+      let claims: TokenClaims;
+      try {
+        claims = readTokenClaims(accessToken.token, accessToken.expiresOnTimestamp);
+      } catch (error) {
+        throw new TokenAcquisitionError(
+          {
+            api: api.name,
+            scope: api.scope,
+            elapsedMs: elapsed(),
+            timedOut: false,
+            reason: `the credential's token is unusable: ${(error as Error).message}`,
+          },
+          { cause: error },
+        );
+      }
+      const entry = { token: accessToken.token, claims };
       cache.set(api.scope, entry);
       return entry;
     })().finally(() => {

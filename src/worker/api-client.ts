@@ -1,5 +1,7 @@
 import { context as otelContext, propagation } from "@opentelemetry/api";
 
+import type { RoleTokenProvider } from "../identity/index.ts";
+
 import { ATTR } from "../telemetry/attributes.ts";
 import { workerMetrics } from "../telemetry/metrics.ts";
 import { SpanKind, withSpan } from "../telemetry/span.ts";
@@ -9,13 +11,7 @@ import { ApiRejectedError, PermanentError, TransientError } from "./errors.ts";
 import { excerpt } from "../shared/redact.ts";
 
 /** What the API client needs from the identity layer: a token for one API carrying the handler's roles. */
-export interface RoleTokenSource {
-  getToken(
-    api: { name: string; scope: string },
-    requiredRoles: readonly string[],
-    options?: { forceRefresh?: boolean; signal?: AbortSignal },
-  ): Promise<{ token: string; claims: { objectId: string; roles: readonly string[] }; fromCache?: boolean }>;
-}
+export type RoleTokenSource = Pick<RoleTokenProvider, "getToken">;
 
 export interface ApiResponse {
   readonly status: number;
@@ -105,7 +101,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       `token ${api.name}`,
       {
         attributes: { [ATTR.KEYLESS_API]: api.name, [ATTR.KEYLESS_SCOPE]: api.scope },
-        isExpectedError: (e) => (e as { name?: string }).name === "MissingAppRoleError",
+        isExpectedError: (e) => e instanceof PermanentError,
       },
       async (span) => {
         const result = await tokens.getToken(api, options.roles, { forceRefresh, signal: options.signal });
@@ -145,8 +141,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           [ATTR.SERVER_ADDRESS]: url.hostname,
           [ATTR.KEYLESS_API]: api.name,
         },
-        isExpectedError: (e) =>
-          e instanceof PermanentError || (e as { name?: string }).name === "MissingAppRoleError",
+        isExpectedError: (e) => e instanceof PermanentError,
       },
       async (span) => {
         let token = await acquireToken(false);

@@ -10,7 +10,17 @@ import { retryDelayMs, sleep } from "./backoff.ts";
 import type { ApiConfig, WorkerConfig } from "./config.ts";
 import { InvalidBodyError, LockLostError, NoHandlerError } from "./errors.ts";
 import type { Handler, HandlerMap, MessageInfo } from "./handler.ts";
-import { classifyFailure, describe, normaliseAbortReason, type Outcome } from "./outcome.ts";
+import {
+  attemptsUsedUp,
+  classifyFailure,
+  complete,
+  deadLetter,
+  type DeliveryFacts,
+  lockLost,
+  normaliseAbortReason,
+  type Outcome,
+  stopping,
+} from "./outcome.ts";
 import { isTokenUnavailable, type TokenHealth } from "./token-health.ts";
 import { excerpt } from "../shared/redact.ts";
 
@@ -62,12 +72,33 @@ export function subjectOf(message: ReceivedMessage): string | undefined {
   return message.subject ?? (typeof type === "string" ? type : undefined);
 }
 
-/** Finds the handler for a message, or the reason there is none. */
-export function handlerFor(message: ReceivedMessage, handlers: HandlerMap): Handler {
+/** Where a message goes: decided once, on receipt, and carried to the end. */
+export interface Route {
+  readonly subject: string | undefined;
+  /** Undefined when no handler serves the subject: the message is dead-lettered as NoHandler. */
+  readonly handler: Handler | undefined;
+}
+
+export function routeOf(message: ReceivedMessage, handlers: HandlerMap): Route {
   const subject = subjectOf(message);
-  const handler = subject === undefined ? undefined : handlers[subject];
-  if (!handler) throw new NoHandlerError(subject, Object.keys(handlers));
-  return handler;
+  return { subject, handler: subject === undefined ? undefined : handlers[subject] };
+}
+
+/** What a handler may know about a message, built once per delivery. */
+export function messageInfo(
+  message: ReceivedMessage,
+  subject: string | undefined,
+  entity: string,
+): MessageInfo {
+  return {
+    messageId: String(message.messageId ?? ""),
+    subject,
+    deliveryCount: message.deliveryCount ?? 0,
+    enqueuedTime: message.enqueuedTimeUtc,
+    correlationId: message.correlationId === undefined ? undefined : String(message.correlationId),
+    applicationProperties: message.applicationProperties ?? {},
+    entity,
+  };
 }
 
 /** Parses and validates the body against the handler's schema, naming every problem without echoing values. */
@@ -89,7 +120,7 @@ export function parseBody(message: ReceivedMessage, handler: Handler): unknown {
       // A plain string body; let the schema judge it.
     }
   }
-  const parsed = handler.body.safeParse(body);
+  const parsed = handler.schema.safeParse(body);
   if (!parsed.success) {
     const issues = parsed.error.issues
       .slice(0, 10)
@@ -101,8 +132,8 @@ export function parseBody(message: ReceivedMessage, handler: Handler): unknown {
 }
 
 /**
- * Runs one delivery of one message to the end: routing, body validation, then up to WORKER_MAX_ATTEMPTS attempts
- * with backoff while transient failures last. Returns the outcome; settling it is the caller's job.
+ * Runs one delivery of one message to the end: body validation, then up to WORKER_MAX_ATTEMPTS attempts with backoff
+ * while transient failures last. Returns the outcome (decided by outcome.ts); settling it is the caller's job.
  *
  * How in-process attempts and Service Bus deliveries combine: a delivery makes at most `maxAttempts` attempts and
  * is then abandoned, so the broker redelivers (delivery count + 1) until its MaxDeliveryCount dead-letters the
@@ -111,62 +142,39 @@ export function parseBody(message: ReceivedMessage, handler: Handler): unknown {
  */
 export async function runDelivery(
   message: ReceivedMessage,
-  entity: string,
+  route: Route,
+  info: MessageInfo,
   deps: DeliveryDeps,
   signals: DeliverySignals,
   fromAttempt = 1,
 ): Promise<Outcome | TokensUnavailable> {
   const { config } = deps;
-  const deliveryCount = message.deliveryCount ?? 0;
   const spanContext = trace.getActiveSpan()?.spanContext();
   const traceId = spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
-  const info: MessageInfo = {
-    messageId: String(message.messageId ?? ""),
-    subject: subjectOf(message),
-    deliveryCount,
-    enqueuedTime: message.enqueuedTimeUtc,
-    correlationId: message.correlationId === undefined ? undefined : String(message.correlationId),
-    applicationProperties: message.applicationProperties ?? {},
-    entity,
-  };
-  const baseLog = deps.log; // already bound to the message by the dispatcher
-  const deadLetter = (
-    reason: Extract<Outcome, { kind: "deadLetter" }>["reason"],
-    message: string,
-    attempts: number,
-    lastStatus?: number,
-  ): Outcome => ({
-    kind: "deadLetter",
-    reason,
-    description: describe({ message, attempts, deliveryCount, lastStatus, traceId }),
-    properties: {
-      "keyless-attempts": attempts,
-      ...(lastStatus !== undefined ? { "keyless-last-status": lastStatus } : {}),
-      ...(traceId ? { "keyless-trace-id": traceId } : {}),
-    },
+  const facts = (attempts: number, lastStatus?: number): DeliveryFacts => ({
+    attempts,
+    deliveryCount: info.deliveryCount,
+    lastStatus,
+    traceId,
   });
+  const baseLog = deps.log; // already bound to the message by the dispatcher
 
-  let handler: Handler;
+  const { handler } = route;
+  if (!handler) {
+    const { message: why } = new NoHandlerError(route.subject, Object.keys(deps.handlers));
+    return deadLetter({ kind: "permanent", reason: "NoHandler", message: why }, facts(0));
+  }
+  trace.getActiveSpan()?.setAttribute(ATTR.KEYLESS_HANDLER, handler.subject);
   let body: unknown;
   try {
-    handler = handlerFor(message, deps.handlers);
-    trace.getActiveSpan()?.setAttribute(ATTR.KEYLESS_HANDLER, handler.subject);
     body = parseBody(message, handler);
   } catch (error) {
     const failure = classifyFailure(error);
-    return failure.kind === "permanent"
-      ? deadLetter(failure.reason, failure.message, 0)
-      : { kind: "abandon", why: failure.message, properties: {} };
+    if (failure.kind === "permanent") return deadLetter(failure, facts(0));
+    return attemptsUsedUp(failure, facts(0), undefined);
   }
-  const api = deps.apis[handler.api.toLowerCase()];
-  if (!api) {
-    // Caught at start-up by the preflight; kept so a message can never crash the worker.
-    return deadLetter(
-      "NoHandler",
-      `Handler '${handler.subject}' calls API "${handler.api}", which is not configured (API_${handler.api.toUpperCase()}_BASE_URL).`,
-      0,
-    );
-  }
+  // The worker refuses to start when a handler's API is not configured, so this is always there.
+  const api = deps.apis[handler.api.toLowerCase()]!;
 
   let lastStatus: number | undefined;
   for (let attempt = fromAttempt; ; attempt += 1) {
@@ -191,50 +199,27 @@ export async function runDelivery(
     };
     try {
       await abortable(handler.handle(ctx), signal);
-      return { kind: "complete" };
+      return complete;
     } catch (thrown) {
       const error = signal.aborted ? normaliseAbortReason(signal.reason, config.handlerTimeoutMs) : thrown;
-      if (signals.lockLost.aborted)
-        return { kind: "lockLost", why: excerpt(String((signals.lockLost.reason as Error)?.message)) };
-      if (signals.abortNow.aborted) {
-        return {
-          kind: "abandon",
-          why: "shutdown grace period over",
-          properties: { "keyless-abandoned-by": "shutdown" },
-        };
-      }
+      if (signals.lockLost.aborted) return lockLost(String((signals.lockLost.reason as Error)?.message));
+      if (signals.abortNow.aborted) return stopping("after the shutdown grace period");
       if (deps.tokenHealth && isTokenUnavailable(error)) {
         deps.tokenHealth.failed(api.name, error);
         log.warn({ err: excerpt(String((error as Error).message)) }, "no token for the API: waiting for it");
         return { kind: "tokensUnavailable", api: api.name, attempt };
       }
       const failure = classifyFailure(error);
-      if (failure.kind === "permanent")
-        return deadLetter(failure.reason, failure.message, attempt, lastStatus);
+      if (failure.kind === "permanent") return deadLetter(failure, facts(attempt, lastStatus));
       lastStatus = failure.status ?? lastStatus;
-      const last = attempt >= config.maxAttempts || signals.draining.aborted;
-      if (last) {
-        if (config.maxDeliveries !== undefined && deliveryCount + 1 >= config.maxDeliveries) {
-          return deadLetter(
-            "RetriesExhausted",
-            `Still failing after ${deliveryCount + 1} deliveries: ${failure.message}`,
-            attempt,
-            lastStatus,
+      if (attempt >= config.maxAttempts || signals.draining.aborted) {
+        const outcome = attemptsUsedUp(failure, facts(attempt, lastStatus), config.maxDeliveries);
+        if (outcome.kind === "abandon")
+          log.warn(
+            { err: excerpt(failure.message) },
+            "transient failure, attempts used up: abandoning for redelivery",
           );
-        }
-        log.warn(
-          { err: excerpt(failure.message) },
-          "transient failure, attempts used up: abandoning for redelivery",
-        );
-        return {
-          kind: "abandon",
-          why: failure.message,
-          properties: {
-            "keyless-last-error": excerpt(failure.message, 200),
-            "keyless-attempts": attempt,
-            ...(lastStatus !== undefined ? { "keyless-last-status": lastStatus } : {}),
-          },
-        };
+        return outcome;
       }
       const delayMs = retryDelayMs(attempt, {
         baseMs: config.backoffBaseMs,
@@ -252,12 +237,8 @@ export async function runDelivery(
       try {
         await sleep(delayMs, AbortSignal.any([signals.draining, signals.lockLost, signals.abortNow]));
       } catch {
-        if (signals.lockLost.aborted) return { kind: "lockLost", why: "lock lost while waiting to retry" };
-        return {
-          kind: "abandon",
-          why: "stopping while waiting to retry",
-          properties: { "keyless-attempts": attempt },
-        };
+        if (signals.lockLost.aborted) return lockLost("lock lost while waiting to retry");
+        return stopping("while waiting to retry", { "keyless-attempts": attempt });
       }
     }
   }

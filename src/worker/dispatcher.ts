@@ -1,5 +1,5 @@
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
-import { ROOT_CONTEXT, SpanStatusCode, trace } from "@opentelemetry/api";
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import PQueue from "p-queue";
 import type { Logger } from "pino";
 
@@ -9,11 +9,11 @@ import { producerContext } from "../telemetry/message-context.ts";
 import { SpanKind, withSpan } from "../telemetry/span.ts";
 import type { RoleTokenSource } from "./api-client.ts";
 import type { ApiConfig, EntityRef, WorkerConfig } from "./config.ts";
-import { type DeliverySignals, runDelivery, subjectOf } from "./delivery.ts";
+import { type DeliverySignals, messageInfo, type Route, routeOf, runDelivery } from "./delivery.ts";
 import type { CustodyRecord } from "./custody.ts";
-import type { HandlerMap } from "./handler.ts";
+import type { HandlerMap, MessageInfo } from "./handler.ts";
 import { keepLockRenewed, type LockKeeper } from "./lock-renewal.ts";
-import type { Outcome } from "./outcome.ts";
+import { lockLost, type Outcome, spanStatusOf, stopping } from "./outcome.ts";
 import { settle, type SettlePath } from "./settle.ts";
 import type { TokenHealth } from "./token-health.ts";
 import { excerpt } from "../shared/redact.ts";
@@ -87,17 +87,32 @@ export class Dispatcher {
     entity: EntityRef,
   ): void {
     workerMetrics.inFlight().add(1, { [ATTR.MESSAGING_DESTINATION]: entity.path });
-    const receivedAt = Date.now();
-    const log = this.#o.log.child({ entity: entity.path });
+    // Routed and described once, here; everything after uses these.
+    const route = routeOf(message, this.#o.handlers);
+    const info = messageInfo(message, route.subject, entity.path);
+    // Every message-derived log field is redacted: a producer may put anything in a subject or id, a token included.
+    const log = this.#o.log.child({
+      entity: entity.path,
+      messageId: excerpt(info.messageId, 200),
+      ...(info.subject !== undefined ? { subject: excerpt(info.subject, 200) } : {}),
+      deliveryCount: info.deliveryCount,
+    });
     const lock = keepLockRenewed(receiver, message, { maxRenewalMs: this.#o.config.maxLockRenewalMs, log });
-    const signals: DeliverySignals = {
-      draining: this.#o.draining,
-      abortNow: this.#o.abortNow,
-      lockLost: lock.lockLost,
+    const delivery: Delivery = {
+      record,
+      message,
+      receiver,
+      entity,
+      route,
+      info,
+      lock,
+      log,
+      receivedAt: Date.now(),
+      signals: { draining: this.#o.draining, abortNow: this.#o.abortNow, lockLost: lock.lockLost },
     };
     void (async () => {
       try {
-        await this.#process(record, message, receiver, entity, signals, lock, receivedAt, log);
+        await this.#process(delivery);
       } catch (error) {
         log.error({ err: error }, "dispatch failed unexpectedly; the message returns after its lock expires");
       } finally {
@@ -147,17 +162,9 @@ export class Dispatcher {
    * Attempts until an outcome: waits (outside any slot, lock kept, no attempt spent) while the handler's API gives no
    * tokens, runs attempts in a slot, and goes back to waiting when the token source fails mid-delivery.
    */
-  async #deliver(
-    record: CustodyRecord,
-    message: ServiceBusReceivedMessage,
-    entity: EntityRef,
-    signals: DeliverySignals,
-    lock: LockKeeper,
-    log: Logger,
-  ): Promise<Outcome> {
-    const subject = subjectOf(message);
-    const handler = subject === undefined ? undefined : this.#o.handlers[subject];
-    const apiName = handler?.api.toLowerCase();
+  async #deliver(d: Delivery): Promise<Outcome> {
+    const { record, lock, signals } = d;
+    const apiName = d.route.handler?.api.toLowerCase();
     const health = this.#o.tokenHealth;
     let fromAttempt = 1;
     for (;;) {
@@ -167,13 +174,8 @@ export class Dispatcher {
         try {
           await health.waitFor(apiName, anyOf(signals.draining, signals.lockLost, signals.abortNow));
         } catch {
-          if (signals.lockLost.aborted)
-            return { kind: "lockLost", why: "lock lost while waiting for tokens" };
-          return {
-            kind: "abandon",
-            why: "worker stopping while waiting for tokens",
-            properties: { "keyless-abandoned-by": "shutdown" },
-          };
+          if (signals.lockLost.aborted) return lockLost("lock lost while waiting for tokens");
+          return stopping("while waiting for tokens");
         } finally {
           lock.renewWithoutLimit(false);
         }
@@ -182,44 +184,31 @@ export class Dispatcher {
         if (signals.abortNow.aborted) return NOT_STARTED;
         record.state = "running";
         return runDelivery(
-          message,
-          entity.path,
+          d.message,
+          d.route,
+          d.info,
           {
             handlers: this.#o.handlers,
             apis: this.#o.config.apis,
             tokens: this.#o.tokens,
             tokenHealth: health,
             config: this.#o.config,
-            log,
+            log: d.log,
             ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
           },
           signals,
           fromAttempt,
         );
       });
-      if (result === NOT_STARTED) {
-        return {
-          kind: "abandon",
-          why: "worker stopping before the message started",
-          properties: { "keyless-abandoned-by": "shutdown" },
-        };
-      }
+      if (result === NOT_STARTED) return stopping("before the message started");
       if (result.kind !== "tokensUnavailable") return result;
       fromAttempt = result.attempt; // the attempt that met no token did not count
     }
   }
 
-  async #process(
-    record: CustodyRecord,
-    message: ServiceBusReceivedMessage,
-    receiver: ServiceBusReceiver,
-    entity: EntityRef,
-    signals: DeliverySignals,
-    lock: LockKeeper,
-    receivedAt: number,
-    log: Logger,
-  ): Promise<void> {
-    const producer = producerContext(message.applicationProperties);
+  async #process(d: Delivery): Promise<void> {
+    const { entity, info } = d;
+    const producer = producerContext(info.applicationProperties);
     const producerSpan = producer ? trace.getSpanContext(producer) : undefined;
     await withSpan(
       `process ${entity.path}`,
@@ -235,46 +224,32 @@ export class Dispatcher {
           [ATTR.MESSAGING_OPERATION_NAME]: "process",
           [ATTR.MESSAGING_DESTINATION]: entity.kind === "queue" ? entity.queue : entity.topic,
           ...(entity.kind === "subscription" ? { [ATTR.MESSAGING_SUBSCRIPTION]: entity.subscription } : {}),
-          [ATTR.MESSAGING_MESSAGE_ID]: String(message.messageId ?? ""),
-          ...(message.correlationId !== undefined
-            ? { [ATTR.MESSAGING_CONVERSATION_ID]: String(message.correlationId) }
+          [ATTR.MESSAGING_MESSAGE_ID]: info.messageId,
+          ...(info.correlationId !== undefined
+            ? { [ATTR.MESSAGING_CONVERSATION_ID]: info.correlationId }
             : {}),
-          [ATTR.SERVICEBUS_DELIVERY_COUNT]: message.deliveryCount ?? 0,
-          ...(message.enqueuedTimeUtc
-            ? { [ATTR.SERVICEBUS_ENQUEUED_TIME]: Math.floor(message.enqueuedTimeUtc.getTime() / 1000) }
+          [ATTR.SERVICEBUS_DELIVERY_COUNT]: info.deliveryCount,
+          ...(info.enqueuedTime
+            ? { [ATTR.SERVICEBUS_ENQUEUED_TIME]: Math.floor(info.enqueuedTime.getTime() / 1000) }
             : {}),
         },
       },
       async (span) => {
         const traceId = trace.isSpanContextValid(span.spanContext()) ? span.spanContext().traceId : undefined;
-        // Every message-derived field is redacted: a producer may put anything in a subject or id, a token included.
-        const subject = subjectOf(message);
-        const messageLog = log.child({
-          messageId: excerpt(String(message.messageId ?? ""), 200),
-          ...(subject !== undefined ? { subject: excerpt(subject, 200) } : {}),
-          deliveryCount: message.deliveryCount ?? 0,
-        });
-        const outcome = await this.#deliver(record, message, entity, signals, lock, messageLog);
+        const outcome = await this.#deliver(d);
         span.setAttribute(ATTR.KEYLESS_OUTCOME, outcome.kind);
         if (outcome.kind === "deadLetter") span.setAttribute(ATTR.KEYLESS_DEAD_LETTER_REASON, outcome.reason);
-        if (
-          outcome.kind === "abandon" ||
-          (outcome.kind === "deadLetter" && outcome.reason === "RetriesExhausted")
-        ) {
-          span.setStatus({
-            code: SpanStatusCode.ERROR,
-            message: outcome.kind === "abandon" ? outcome.why : outcome.description,
-          });
-        }
+        const status = spanStatusOf(outcome);
+        if (status) span.setStatus(status);
         // Finished with it: no more renewals, whatever the settlement does.
-        lock.stop();
-        record.state = "settling";
+        d.lock.stop();
+        d.record.state = "settling";
         const settlePath = await settle(
-          receiver,
-          message,
+          d.receiver,
+          d.message,
           outcome,
           entity.path,
-          messageLog,
+          d.log,
           this.#o.config.settleTimeoutMs,
         );
         const labels = {
@@ -283,21 +258,35 @@ export class Dispatcher {
           ...(outcome.kind === "deadLetter" ? { [ATTR.KEYLESS_DEAD_LETTER_REASON]: outcome.reason } : {}),
         };
         workerMetrics.messages().add(1, labels);
-        workerMetrics.processingDuration().record(Date.now() - receivedAt, labels);
+        workerMetrics.processingDuration().record(Date.now() - d.receivedAt, labels);
         this.#o.onOutcome?.({
           entity: entity.path,
-          messageId: String(message.messageId ?? ""),
-          subject: subjectOf(message),
-          deliveryCount: message.deliveryCount ?? 0,
+          messageId: info.messageId,
+          subject: info.subject,
+          deliveryCount: info.deliveryCount,
           outcome,
           settled: settlePath === "link" || settlePath === "management",
           settlePath,
-          durationMs: Date.now() - receivedAt,
+          durationMs: Date.now() - d.receivedAt,
           traceId,
         });
       },
     );
   }
+}
+
+/** One message's way through the dispatcher: what it is, where it goes, and what keeps it. */
+interface Delivery {
+  readonly record: CustodyRecord;
+  readonly message: ServiceBusReceivedMessage;
+  readonly receiver: ServiceBusReceiver;
+  readonly entity: EntityRef;
+  readonly route: Route;
+  readonly info: MessageInfo;
+  readonly lock: LockKeeper;
+  readonly log: Logger;
+  readonly receivedAt: number;
+  readonly signals: DeliverySignals;
 }
 
 /** A signal that aborts when any of `signals` does (AbortSignal.any, named for what it means here). */

@@ -1,18 +1,15 @@
 /**
- * The worker's named errors. Each says when it is thrown and whether the message is worth another attempt
- * (`retryable`) or must be dead-lettered (`deadLetterReason`). Anything else a handler throws is treated as transient.
+ * The worker's named errors, on the shared vocabulary of src/shared/failure.ts: each is permanent (dead-lettered with
+ * its reason) or transient (retried). Anything else a handler throws is treated as transient.
  */
+import { PermanentError, TransientError } from "../shared/failure.ts";
 
-/** Dead-letter reasons the worker writes; one fixed list so dashboards and `keyless dlq` can rely on it. */
-export const DEAD_LETTER_REASONS = [
-  "NoHandler",
-  "InvalidBody",
-  "MissingAppRole",
-  "ApiRejected",
-  "HandlerRejected",
-  "RetriesExhausted",
-] as const;
-export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+export {
+  DEAD_LETTER_REASONS,
+  type DeadLetterReason,
+  PermanentError,
+  TransientError,
+} from "../shared/failure.ts";
 
 /** The environment cannot configure a worker; lists every problem, each naming its variable. */
 export class ConfigError extends Error {
@@ -21,17 +18,6 @@ export class ConfigError extends Error {
   constructor(problems: readonly string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.problems = problems;
-  }
-}
-
-/** A failure that another attempt cannot fix: the message is dead-lettered with `deadLetterReason`. */
-export class PermanentError extends Error {
-  override name = "PermanentError";
-  readonly retryable = false;
-  readonly deadLetterReason: DeadLetterReason;
-  constructor(reason: DeadLetterReason, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.deadLetterReason = reason;
   }
 }
 
@@ -65,27 +51,18 @@ export class ApiRejectedError extends PermanentError {
   }
 }
 
-/** A handler's own verdict that the message can never succeed; `reason` becomes the dead-letter reason text. */
+/**
+ * A handler's own verdict that the message can never succeed (`throw new HandlerRejectedError("OrderCancelled",
+ * "order A-1 was cancelled before fulfilment")`): dead-lettered at once as HandlerRejected, no retry, with the
+ * handler's reason first in the description and as the message property `keyless-handler-reason`.
+ */
 export class HandlerRejectedError extends PermanentError {
   override name = "HandlerRejectedError";
+  /** A short machine-readable reason of the handler's own, e.g. "OrderCancelled". */
   readonly handlerReason: string;
-  constructor(handlerReason: string, message: string) {
-    super("HandlerRejected", message);
+  constructor(handlerReason: string, message: string, options?: ErrorOptions) {
+    super("HandlerRejected", `${handlerReason}: ${message}`, options);
     this.handlerReason = handlerReason;
-  }
-}
-
-/** A failure another attempt may fix (network, timeout, 408/429/5xx, token endpoint trouble). */
-export class TransientError extends Error {
-  override name = "TransientError";
-  readonly retryable = true;
-  /** The server asked us to wait this long (Retry-After), if it said. */
-  readonly retryAfterMs: number | undefined;
-  readonly status: number | undefined;
-  constructor(message: string, options: ErrorOptions & { retryAfterMs?: number; status?: number } = {}) {
-    super(message, options);
-    this.retryAfterMs = options.retryAfterMs;
-    this.status = options.status;
   }
 }
 

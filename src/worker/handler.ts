@@ -35,7 +35,8 @@ export interface HandlerContext<Body> {
 export interface Handler<Schema extends z.ZodType = z.ZodType> {
   /** The message subject it serves (messages without a subject are matched on application property `type`). */
   readonly subject: string;
-  readonly body: Schema;
+  /** The body's schema (zod): a message whose body does not match is dead-lettered as InvalidBody. */
+  readonly schema: Schema;
   /** The name of the API it calls, as in API_<NAME>_BASE_URL (case-insensitive). */
   readonly api: string;
   /** App role values the token for that API must carry. */
@@ -43,8 +44,22 @@ export interface Handler<Schema extends z.ZodType = z.ZodType> {
   handle(ctx: HandlerContext<z.infer<Schema>>): Promise<void>;
 }
 
-/** Handlers keyed by the subject they serve. */
+/** Handlers keyed by the subject they serve; build one with defineHandlers. */
 export type HandlerMap = Readonly<Record<string, Handler>>;
+
+/** The map a worker takes, from a list of handlers; refuses two handlers for one subject. */
+export function defineHandlers(list: readonly Handler[]): HandlerMap {
+  const map: Record<string, Handler> = {};
+  for (const handler of list) {
+    if (map[handler.subject]) {
+      throw new TypeError(
+        `two handlers serve the subject "${handler.subject}": each subject has one handler`,
+      );
+    }
+    map[handler.subject] = handler;
+  }
+  return Object.freeze(map);
+}
 
 /** Declares a handler with its body type inferred from its schema. */
 export function defineHandler<Schema extends z.ZodType>(handler: Handler<Schema>): Handler<Schema> {

@@ -1,4 +1,4 @@
-import { chooseCredential, createRoleTokenProvider } from "../identity/index.ts";
+import { chooseCredential, CredentialConfigError, createRoleTokenProvider } from "../identity/index.ts";
 import { handlers } from "../handlers/index.ts";
 import { createLogger } from "../telemetry/logger.ts";
 import { loadConfig } from "./config.ts";
@@ -17,7 +17,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     config = loadConfig(env);
     credential = chooseCredential(env);
   } catch (error) {
-    if (error instanceof ConfigError || (error as Error).name === "CredentialConfigError") {
+    if (error instanceof ConfigError || error instanceof CredentialConfigError) {
       bootLog.fatal((error as Error).message);
       return 78; // EX_CONFIG
     }

@@ -6,6 +6,7 @@ import { CredentialUnavailableError, ManagedIdentityCredential } from "@azure/id
 import { createRoleTokenProvider, TokenAcquisitionError } from "../../src/identity/index.ts";
 import type { IdentityPlatform } from "../../src/local/identity/index.ts";
 import { ORDERS_SCOPE, startPlatform, WORKER } from "./support.ts";
+import { TransientError } from "../../src/shared/failure.ts";
 
 describe("the local managed-identity endpoint with a wrong X-IDENTITY-HEADER", () => {
   let platform: IdentityPlatform;
@@ -37,7 +38,7 @@ describe("the local managed-identity endpoint with a wrong X-IDENTITY-HEADER", (
     });
     await assert.rejects(provider.getToken({ name: "orders", scope: ORDERS_SCOPE }, []), (error: unknown) => {
       assert.ok(error instanceof TokenAcquisitionError);
-      assert.equal(error.retryable, true);
+      assert.ok(error instanceof TransientError, "transient: the endpoint may answer next time");
       assert.equal(error.timedOut, false);
       assert.ok(error.cause instanceof CredentialUnavailableError);
       assert.match(

@@ -11,6 +11,7 @@ import {
   TokenFormatError,
 } from "../../src/identity/index.ts";
 import { unsignedJwt } from "./support.ts";
+import { TransientError } from "../../src/shared/failure.ts";
 
 // The provider's own logic against a tiny fake credential: each getToken call is recorded and answered by the test.
 // The same behaviours are also tested against the real ManagedIdentityCredential in role-token-provider.test.ts.
@@ -118,7 +119,7 @@ describe("role token provider logic", () => {
     const started = performance.now();
     await assert.rejects(provider.getToken(orders, []), (error: unknown) => {
       assert.ok(error instanceof TokenAcquisitionError);
-      assert.equal(error.retryable, true);
+      assert.ok(error instanceof TransientError);
       assert.equal(error.timedOut, true);
       assert.equal(error.api, "orders");
       assert.equal(error.scope, orders.scope);
@@ -179,13 +180,21 @@ describe("role token provider logic", () => {
     await assert.rejects(pending, TokenAcquisitionError);
   });
 
-  it("fails with TokenFormatError, not retryable, when the credential returns something that is not a JWT", async () => {
+  it("fails with a TokenAcquisitionError caused by a TokenFormatError when the credential returns something that is not a JWT", async () => {
     const { credential, calls } = fakeCredential();
     const provider = createRoleTokenProvider({ credential });
     const pending = provider.getToken(orders, []);
     await tick();
     calls[0]!.resolve({ token: "opaque", expiresOnTimestamp: T0 + HOUR });
-    await assert.rejects(pending, (error: unknown) => error instanceof TokenFormatError && !error.retryable);
+    // The token source's fault, not the message's: the worker holds messages (not ready) instead of dead-lettering.
+    await assert.rejects(
+      pending,
+      (error: unknown) =>
+        error instanceof TokenAcquisitionError &&
+        error.cause instanceof TokenFormatError &&
+        /unusable/.test(error.message) &&
+        !error.message.includes("opaque"),
+    );
   });
 
   it("names every missing role and what the identity has, from the cache as well", async () => {

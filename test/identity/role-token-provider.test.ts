@@ -18,6 +18,7 @@ import {
   TENANT_ID,
   WORKER,
 } from "./support.ts";
+import { PermanentError, TransientError } from "../../src/shared/failure.ts";
 
 // The provider over the real ManagedIdentityCredential and the local endpoint. MSAL's cache is process-wide, so
 // each test that counts endpoint requests uses a resource no earlier test in this file asked for.
@@ -65,7 +66,8 @@ describe("role-scoped tokens from a real user-assigned ManagedIdentityCredential
     const provider = createRoleTokenProvider({ credential: worker() });
     await assert.rejects(provider.getToken(orders, ["Orders.Read", "Orders.Refund"]), (error: unknown) => {
       assert.ok(error instanceof MissingAppRoleError);
-      assert.equal(error.retryable, false);
+      assert.ok(error instanceof PermanentError);
+      assert.equal(error.deadLetterReason, "MissingAppRole");
       assert.equal(error.api, "orders");
       assert.equal(error.scope, ORDERS_SCOPE);
       assert.deepEqual(error.missingRoles, ["Orders.Refund"]);
@@ -99,7 +101,7 @@ describe("role-scoped tokens from a real user-assigned ManagedIdentityCredential
         assert.equal(result.status, "rejected");
         const error = (result as PromiseRejectedResult).reason as unknown;
         assert.ok(error instanceof TokenAcquisitionError);
-        assert.equal(error.retryable, true);
+        assert.ok(error instanceof TransientError);
         assert.equal(error.timedOut, true);
         assert.match(
           error.message,

@@ -150,5 +150,22 @@ describe("the worker's outcomes", () => {
     assert.equal(event.outcome.kind, "deadLetter", "no handler for it");
     assert.doesNotMatch(w.log.text(), new RegExp(jwt.split(".")[2]!), "the token is not in any log line");
     assert.match(w.log.text(), /\[redacted/, "its place is marked");
+    await stack.drainDeadLetters("orders", 1);
+  });
+
+  it("dead-letters at once, without retrying, a message its handler rejects, with the handler's own reason", async () => {
+    const id = await send("orders.cancelled-check", { orderId: `c-${randomUUID()}` });
+    const event = await settled(id);
+    assert.equal(event.outcome.kind, "deadLetter");
+    if (event.outcome.kind !== "deadLetter") return;
+    assert.equal(event.outcome.reason, "HandlerRejected");
+    assert.match(
+      event.outcome.description,
+      /^OrderCancelled: order c-.* was cancelled before fulfilment \(attempts in this delivery: 1;/,
+    );
+    assert.equal(event.outcome.properties["keyless-handler-reason"], "OrderCancelled");
+    const [dead] = await stack.drainDeadLetters("orders", 1);
+    assert.equal(dead?.deadLetterReason, "HandlerRejected");
+    assert.equal(dead?.applicationProperties?.["keyless-handler-reason"], "OrderCancelled");
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 
 import { parseRetryAfter, retryDelayMs, sleep } from "../../src/worker/backoff.ts";
 import { ApiRejectedError, InvalidBodyError, TransientError } from "../../src/worker/errors.ts";
+import { MissingAppRoleError } from "../../src/identity/index.ts";
 import { classifyFailure } from "../../src/worker/outcome.ts";
 import { redactSecrets } from "../../src/shared/redact.ts";
 
@@ -51,15 +52,18 @@ describe("failure classification", () => {
   });
 
   it("treats the identity layer's MissingAppRoleError as permanent MissingAppRole", () => {
-    const error = Object.assign(new Error("lacks Orders.Refund"), {
-      name: "MissingAppRoleError",
-      retryable: false,
+    const error = new MissingAppRoleError({
+      api: "orders",
+      scope: "api://orders/.default",
+      missingRoles: ["Orders.Refund"],
+      grantedRoles: ["Orders.Read"],
+      objectId: "00000000-0000-0000-0000-000000000001",
+      appId: undefined,
     });
-    assert.deepEqual(classifyFailure(error), {
-      kind: "permanent",
-      reason: "MissingAppRole",
-      message: "lacks Orders.Refund",
-    });
+    const failure = classifyFailure(error);
+    assert.equal(failure.kind, "permanent");
+    assert.equal(failure.kind === "permanent" && failure.reason, "MissingAppRole");
+    assert.equal(failure.message, error.message);
   });
 
   it("retries transient failures and keeps Retry-After and status", () => {

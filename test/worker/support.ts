@@ -2,12 +2,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { dirname } from "node:path";
 
-import { handlers } from "../../src/handlers/index.ts";
 import { chooseCredential, createRoleTokenProvider } from "../../src/identity/index.ts";
 import { loadConfig } from "../../src/worker/config.ts";
 import type { OutcomeEvent } from "../../src/worker/dispatcher.ts";
 import { createWorker, type WorkerHandle } from "../../src/worker/worker.ts";
 import { memoryLogger, type TestStack } from "../support/stack.ts";
+import { testHandlers } from "./fixtures.ts";
 
 /** A topology with a short lock, for tests about locks and redelivery. */
 export const shortLockTopology = (lockDuration = "PT2S", maxDeliveryCount = 5) => ({
@@ -44,7 +44,7 @@ export async function startTestWorker(
   const log = memoryLogger("info");
   const outcomes = new Map<string, OutcomeEvent>();
   const worker = createWorker(config, {
-    handlers,
+    handlers: testHandlers,
     tokens: createRoleTokenProvider({ credential: chosen.credential, timeoutMs: config.tokenTimeoutMs }),
     credential: chosen.credential,
     credentialSource: { source: chosen.source, clientId: env.AZURE_CLIENT_ID },
