@@ -52,14 +52,12 @@ export async function run(argv: string[]): Promise<number> {
   const { ManagedIdentityCredential } = await import("@azure/identity");
   const { ServiceBusClient } = await import("@azure/service-bus");
   const { handlers } = await import("../handlers/index.ts");
-  const { chooseCredential, createRoleTokenProvider } = await import("../identity/index.ts");
   const { trustDevCaInProcess } = await import("../local/dev-ca.ts");
   const { startLocalStack } = await import("../local/stack.ts");
   const { traceProperties } = await import("../telemetry/message-context.ts");
   const { SpanKind, withSpan } = await import("../telemetry/span.ts");
   const { createLogger } = await import("../telemetry/logger.ts");
-  const { loadConfig } = await import("../worker/config.ts");
-  const { createWorker } = await import("../worker/worker.ts");
+  const { createWorkerFromEnv } = await import("../worker/start.ts");
 
   const stack = await startLocalStack({
     ports: { identity: 0, api: 0, amqps: 0, amqp: 0, brokerHttp: 0 },
@@ -86,9 +84,6 @@ export async function run(argv: string[]): Promise<number> {
 
   const demo = values["no-demo"] ? [] : demoMessages(randomUUID().slice(0, 4));
   const labelOf = (id: string | undefined) => (id ? (labels.get(id) ?? id.slice(0, 8)) : "");
-  const config = loadConfig(env);
-  const chosen = chooseCredential(env);
-  print(dim(`  worker identity: ${chosen.description}`));
   const outcomes = new Map<string, OutcomeEvent>();
   let retries = 0;
   let resolveIdle: () => void = () => undefined;
@@ -97,23 +92,15 @@ export async function run(argv: string[]): Promise<number> {
   });
   const logger = createLogger({
     level: "info",
-    destination: devLogView((line) => {
-      if (line.includes("↻ retry")) retries += 1;
-      print(line);
-    }, labelOf),
+    destination: devLogView(print, labelOf),
   });
-  const worker = createWorker(config, {
-    handlers,
-    tokens: createRoleTokenProvider({ credential: chosen.credential, timeoutMs: config.tokenTimeoutMs }),
-    credential: chosen.credential,
-    credentialSource: { source: chosen.source, clientId: env.AZURE_CLIENT_ID },
-    logger,
-    receiveWaitMs: 1_000,
-    onOutcome: (event) => {
-      if (event.outcome.kind === "complete" || event.outcome.kind === "deadLetter")
-        outcomes.set(event.messageId, event);
-      if (demo.length > 0 && [...labels.keys()].every((id) => outcomes.has(id))) resolveIdle();
-    },
+  const { worker, identity } = createWorkerFromEnv({ env, handlers, logger, receiveWaitMs: 1_000 });
+  print(dim(`  worker identity: ${identity}`));
+  worker.on("delivery.retried", () => (retries += 1));
+  worker.on("delivery.settled", (event) => {
+    if (event.outcome.kind === "complete" || event.outcome.kind === "deadLetter")
+      outcomes.set(event.messageId, event);
+    if (demo.length > 0 && [...labels.keys()].every((id) => outcomes.has(id))) resolveIdle();
   });
   await worker.started;
 

@@ -32,8 +32,9 @@ export async function run(argv: string[]): Promise<number> {
   const { startTelemetry } = await import("../telemetry/start.ts");
   const telemetry = await startTelemetry(process.env);
   const { main } = await import("../worker/main.ts");
+  const { handlers } = await import("../handlers/index.ts");
   try {
-    return await main(process.env);
+    return await main(handlers, process.env);
   } finally {
     await telemetry.shutdown(); // flush what the last messages produced
   }

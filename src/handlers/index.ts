@@ -1,4 +1,4 @@
-import { defineHandlers } from "../worker/handler.ts";
+import { defineHandlers } from "../worker/index.ts";
 import { ordersFulfil } from "./orders-fulfil.ts";
 import { ordersRefund } from "./orders-refund.ts";
 

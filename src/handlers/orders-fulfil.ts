@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { defineHandler } from "../worker/handler.ts";
+import { defineHandler } from "../worker/index.ts";
 
 const schema = z.object({
   orderId: z.string().min(1).max(100),

@@ -54,6 +54,8 @@ export interface DeliveryDeps {
   readonly fetch?: typeof fetch;
   /** Told when an API gives no token, so the worker waits for it instead of spending attempts. */
   readonly tokenHealth?: TokenHealth;
+  /** Told of each in-process retry: the attempt that failed, the wait, and why (redacted). */
+  readonly onRetry?: (attempt: number, delayMs: number, reason: string) => void;
 }
 
 /**
@@ -234,6 +236,7 @@ export async function runDelivery(
       });
       workerMetrics.retries().add(1, { [ATTR.KEYLESS_HANDLER]: handler.subject });
       log.info({ delayMs, reason: excerpt(failure.message, 200) }, "transient failure, retrying");
+      deps.onRetry?.(attempt, delayMs, excerpt(failure.message, 200));
       try {
         await sleep(delayMs, AbortSignal.any([signals.draining, signals.lockLost, signals.abortNow]));
       } catch {

@@ -11,6 +11,7 @@ import type { RoleTokenSource } from "./api-client.ts";
 import type { ApiConfig, EntityRef, WorkerConfig } from "./config.ts";
 import { type DeliverySignals, messageInfo, type Route, routeOf, runDelivery } from "./delivery.ts";
 import type { CustodyRecord } from "./custody.ts";
+import type { WorkerEvents } from "./events.ts";
 import type { HandlerMap, MessageInfo } from "./handler.ts";
 import { keepLockRenewed, type LockKeeper } from "./lock-renewal.ts";
 import { lockLost, type Outcome, spanStatusOf, stopping } from "./outcome.ts";
@@ -27,8 +28,8 @@ export interface DispatcherOptions {
   readonly draining: AbortSignal;
   readonly abortNow: AbortSignal;
   readonly fetch?: typeof fetch;
-  /** Told of every settled delivery (for the dev UI, tests and metrics). */
-  readonly onOutcome?: (event: OutcomeEvent) => void;
+  /** Where deliveries are told as they start, retry and settle. */
+  readonly events: WorkerEvents;
 }
 
 export interface OutcomeEvent {
@@ -183,6 +184,14 @@ export class Dispatcher {
       const result = await this.#inSlot(apiName, async () => {
         if (signals.abortNow.aborted) return NOT_STARTED;
         record.state = "running";
+        this.#o.events.emit({
+          type: "delivery.started",
+          entity: d.entity.path,
+          messageId: d.info.messageId,
+          subject: d.info.subject,
+          deliveryCount: d.info.deliveryCount,
+          attempt: fromAttempt,
+        });
         return runDelivery(
           d.message,
           d.route,
@@ -195,6 +204,16 @@ export class Dispatcher {
             config: this.#o.config,
             log: d.log,
             ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
+            onRetry: (attempt, delayMs, reason) =>
+              this.#o.events.emit({
+                type: "delivery.retried",
+                entity: d.entity.path,
+                messageId: d.info.messageId,
+                subject: d.info.subject,
+                attempt,
+                delayMs,
+                reason,
+              }),
           },
           signals,
           fromAttempt,
@@ -259,7 +278,8 @@ export class Dispatcher {
         };
         workerMetrics.messages().add(1, labels);
         workerMetrics.processingDuration().record(Date.now() - d.receivedAt, labels);
-        this.#o.onOutcome?.({
+        this.#o.events.emit({
+          type: "delivery.settled",
           entity: entity.path,
           messageId: info.messageId,
           subject: info.subject,

@@ -15,7 +15,10 @@ export interface Lifecycle {
   set(next: WorkerState, detail?: Record<string, unknown>): void;
 }
 
-export function createLifecycle(log: Logger, onChange?: (state: WorkerState) => void): Lifecycle {
+export function createLifecycle(
+  log: Logger,
+  onChange?: (state: WorkerState, previous: WorkerState) => void,
+): Lifecycle {
   let state: WorkerState = "starting";
   log.info({ state }, "worker state: starting");
   return {
@@ -30,7 +33,7 @@ export function createLifecycle(log: Logger, onChange?: (state: WorkerState) => 
         { state: next, previous, ...detail },
         `worker state: ${next}`,
       );
-      onChange?.(next);
+      onChange?.(next, previous);
     },
   };
 }

@@ -1,21 +1,21 @@
-import { chooseCredential, CredentialConfigError, createRoleTokenProvider } from "../identity/index.ts";
-import { handlers } from "../handlers/index.ts";
+import { CredentialConfigError } from "../identity/index.ts";
 import { createLogger } from "../telemetry/logger.ts";
-import { loadConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
-import { createWorker } from "./worker.ts";
+import type { HandlerMap } from "./handler.ts";
+import { createWorkerFromEnv } from "./start.ts";
+import type { WorkerHandle } from "./worker.ts";
 
 /**
- * `keyless run`: the production worker. The only place that reads process.env, installs signal handlers and sets
- * the exit code. First SIGTERM/SIGINT drains; a second one exits at once (the broker redelivers what was locked).
+ * `keyless run`: the production worker with the handlers it is given. The only place that installs signal handlers
+ * and sets the exit code. First SIGTERM/SIGINT drains; a second one exits at once (the broker redelivers what was
+ * locked).
  */
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main(handlers: HandlerMap, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const bootLog = createLogger({ level: env.LOG_LEVEL ?? "info" });
-  let config;
-  let credential;
+  let worker: WorkerHandle;
+  let log;
   try {
-    config = loadConfig(env);
-    credential = chooseCredential(env);
+    ({ worker, logger: log } = createWorkerFromEnv({ env, handlers }));
   } catch (error) {
     if (error instanceof ConfigError || error instanceof CredentialConfigError) {
       bootLog.fatal((error as Error).message);
@@ -23,19 +23,6 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     }
     throw error;
   }
-  const log = createLogger({ level: config.logLevel });
-  log.info({ identity: credential.description, source: credential.source }, "credential chosen");
-  const tokens = createRoleTokenProvider({
-    credential: credential.credential,
-    timeoutMs: config.tokenTimeoutMs,
-  });
-  const worker = createWorker(config, {
-    handlers,
-    tokens,
-    credential: credential.credential,
-    credentialSource: { source: credential.source, clientId: env.AZURE_CLIENT_ID },
-    logger: log,
-  });
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

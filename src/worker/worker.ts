@@ -8,7 +8,8 @@ import { sleep } from "./backoff.ts";
 import type { WorkerConfig } from "./config.ts";
 import { type CredentialSource, resourceOf } from "../identity/index.ts";
 import { Custody } from "./custody.ts";
-import { Dispatcher, type OutcomeEvent } from "./dispatcher.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { type WorkerEventOf, WorkerEvents, type WorkerEventType } from "./events.ts";
 import { ConfigError, ShutdownAbortError } from "./errors.ts";
 import { receiveFix, tokenFix } from "./fixes.ts";
 import type { HandlerMap } from "./handler.ts";
@@ -33,8 +34,6 @@ export interface WorkerDeps {
   readonly logger: Logger;
   readonly serviceBusClientOptions?: ServiceBusClientOptions;
   readonly fetch?: typeof fetch;
-  readonly onOutcome?: (event: OutcomeEvent) => void;
-  readonly onStateChange?: (state: WorkerState) => void;
   /** Longest wait of one receive call; shorter makes stop and tests snappier. Default 5 s. */
   readonly receiveWaitMs?: number;
 }
@@ -49,6 +48,8 @@ export interface WorkerHandle {
   readonly healthPort: number | undefined;
   readonly preflight: PreflightResult | undefined;
   readiness(): HealthReport;
+  /** Deliveries started, retried and settled, and state changes, as typed events (src/worker/events.ts). */
+  on<T extends WorkerEventType>(type: T, listener: (event: WorkerEventOf<T>) => void): () => void;
   /**
    * Stops in this order: stop receiving; abandon messages not yet started; let running handlers finish within
    * WORKER_SHUTDOWN_GRACE_MS; abort the rest (their messages are abandoned for prompt redelivery); close the
@@ -64,7 +65,12 @@ export interface WorkerHandle {
  */
 export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHandle {
   const log = deps.logger;
-  const lifecycle = createLifecycle(log, deps.onStateChange);
+  const events = new WorkerEvents((error) =>
+    log.warn({ err: (error as Error)?.message ?? String(error) }, "a worker event listener threw"),
+  );
+  const lifecycle = createLifecycle(log, (state, previous) =>
+    events.emit({ type: "state", state, previous }),
+  );
   const releasers = new Releasers();
   const draining = new AbortController();
   const abortNow = new AbortController();
@@ -114,7 +120,7 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
     draining: draining.signal,
     abortNow: abortNow.signal,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
-    ...(deps.onOutcome ? { onOutcome: deps.onOutcome } : {}),
+    events,
   });
 
   const readiness = (): HealthReport => {
@@ -296,6 +302,7 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       return preflight;
     },
     readiness,
+    on: (type, listener) => events.on(type, listener),
     stop,
     [Symbol.asyncDispose]: () => stop("disposed"),
   };

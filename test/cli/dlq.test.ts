@@ -5,11 +5,10 @@ import { after, before, describe, it } from "node:test";
 import type { ServiceBusReceivedMessage } from "@azure/service-bus";
 
 import { handlers } from "../../src/handlers/index.ts";
-import { chooseCredential, createRoleTokenProvider } from "../../src/identity/index.ts";
 import { type DeadLetterRow, resubmissionOf } from "../../src/operator/dlq.ts";
-import { loadConfig } from "../../src/worker/config.ts";
 import type { OutcomeEvent } from "../../src/worker/dispatcher.ts";
-import { createWorker, type WorkerHandle } from "../../src/worker/worker.ts";
+import { createWorkerFromEnv } from "../../src/worker/start.ts";
+import type { WorkerHandle } from "../../src/worker/worker.ts";
 import { memoryLogger, startTestStack, type TestStack } from "../support/stack.ts";
 import { runKeyless } from "./support.ts";
 
@@ -75,17 +74,14 @@ describe("keyless dlq", () => {
     }
     await receiver.close();
 
-    const workerEnv = stack.workerEnv();
-    const chosen = chooseCredential(workerEnv);
-    worker = createWorker(loadConfig(workerEnv), {
+    ({ worker } = createWorkerFromEnv({
+      env: stack.workerEnv(),
       handlers,
-      tokens: createRoleTokenProvider({ credential: chosen.credential, timeoutMs: 5_000 }),
-      credential: chosen.credential,
       logger: log.logger,
       receiveWaitMs: 500,
       serviceBusClientOptions: { retryOptions: { maxRetries: 2, retryDelayInMs: 200 } },
-      onOutcome: (event) => outcomes.set(event.messageId, event),
-    });
+    }));
+    worker.on("delivery.settled", (event) => outcomes.set(event.messageId, event));
     await worker.started;
     await stack.send("orders", {
       messageId: refundId,

@@ -2,10 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { dirname } from "node:path";
 
-import { chooseCredential, createRoleTokenProvider } from "../../src/identity/index.ts";
-import { loadConfig } from "../../src/worker/config.ts";
 import type { OutcomeEvent } from "../../src/worker/dispatcher.ts";
-import { createWorker, type WorkerHandle } from "../../src/worker/worker.ts";
+import { createWorkerFromEnv } from "../../src/worker/start.ts";
+import type { WorkerHandle } from "../../src/worker/worker.ts";
 import { memoryLogger, type TestStack } from "../support/stack.ts";
 import { testHandlers } from "./fixtures.ts";
 
@@ -39,22 +38,18 @@ export async function startTestWorker(
   overrides: Record<string, string> = {},
   env: Record<string, string> = stack.workerEnv(overrides),
 ): Promise<TestWorker> {
-  const config = loadConfig(env);
-  const chosen = chooseCredential(env);
   const log = memoryLogger("info");
   const outcomes = new Map<string, OutcomeEvent>();
-  const worker = createWorker(config, {
+  const { worker } = createWorkerFromEnv({
+    env,
     handlers: testHandlers,
-    tokens: createRoleTokenProvider({ credential: chosen.credential, timeoutMs: config.tokenTimeoutMs }),
-    credential: chosen.credential,
-    credentialSource: { source: chosen.source, clientId: env.AZURE_CLIENT_ID },
     logger: log.logger,
     receiveWaitMs: 500,
     serviceBusClientOptions: { retryOptions: { maxRetries: 3, retryDelayInMs: 200, timeoutInMs: 10_000 } },
-    onOutcome: (event) => {
-      if (event.outcome.kind === "complete" || event.outcome.kind === "deadLetter")
-        outcomes.set(event.messageId, event);
-    },
+  });
+  worker.on("delivery.settled", (event) => {
+    if (event.outcome.kind === "complete" || event.outcome.kind === "deadLetter")
+      outcomes.set(event.messageId, event);
   });
   await worker.started;
   return {
