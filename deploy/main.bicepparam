@@ -1,5 +1,5 @@
-// Example parameters for main.bicep: copy this file, set your values, then
-//   az deployment group create -g <resource-group> -p <your copy>.bicepparam
+// Example parameters for main.bicep: set your values (or copy this file), then
+//   az deployment group create -g <resource-group> -p deploy/main.bicepparam
 using 'main.bicep'
 
 param name = 'keyless'
