@@ -5,7 +5,7 @@
 
 targetScope = 'resourceGroup'
 
-import { api } from 'types.bicep'
+import { api, topology } from 'types.bicep'
 
 @description('Prefix for every resource name.')
 param name string = 'keyless'
@@ -37,12 +37,12 @@ param hosting string = 'containerapps'
 
 // The production topology: Azure's own file, in the emulator Config.json's entity shape. The local broker's sample
 // Config.json (src/local/broker/sample-config.json) is checked against it by test/deployment.
-var topology = loadJsonContent('topology.json')
-var workerQueue = filter(topology.Queues, q => q.Name == queueName)[0]
+var entities topology = loadJsonContent('topology.json')
+var workerQueue = filter(entities.Queues, q => q.Name == queueName)[0]
 
 module bus 'modules/servicebus.bicep' = {
   name: 'servicebus'
-  params: { name: name, location: location, queues: topology.Queues, topics: topology.Topics }
+  params: { name: name, location: location, queues: entities.Queues, topics: entities.Topics }
 }
 
 module identities 'modules/identity.bicep' = {

@@ -1,7 +1,8 @@
 // One topic of the production topology with its subscriptions and their rules (emulator Config.json shape).
+import { correlationFilter, rule as ruleSpec, topic as topicSpec } from '../types.bicep'
+
 param namespaceName string
-@description('{ Name, Properties, Subscriptions: [{ Name, Properties, Rules: [{ Name, Properties }] }] }')
-param topic object
+param topic topicSpec
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
   name: namespaceName
@@ -38,10 +39,10 @@ resource subscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2024
 ]
 
 // Config.json's filter fields are Azure's with a capital first letter (Label → label, CorrelationId → correlationId).
-func armCorrelation(filter object) object =>
+func armCorrelation(filter correlationFilter) object =>
   toObject(items(filter), f => '${toLower(substring(f.key, 0, 1))}${substring(f.key, 1)}', f => f.value)
 
-func armRule(rule object) object =>
+func armRule(rule ruleSpec) object =>
   union(
     rule.Properties.FilterType == 'Sql'
       ? { filterType: 'SqlFilter', sqlFilter: { sqlExpression: rule.Properties.SqlFilter.SqlExpression } }

@@ -2,12 +2,12 @@
 // main.bicep; emulator Config.json property names). Every property is read as stated there: the file states them
 // all, so nothing here falls back to a default. Local (SAS) authentication is off: every client, the KEDA scaler
 // included, uses Microsoft Entra ID, so no connection string exists.
+import { queue as queueSpec, topic as topicSpec } from '../types.bicep'
+
 param name string
 param location string
-@description('Queues in the emulator Config.json shape: [{ Name, Properties: { LockDuration, MaxDeliveryCount, … } }]')
-param queues array
-@description('Topics in the same shape, each with its Subscriptions and their Rules.')
-param topics array
+param queues queueSpec[]
+param topics topicSpec[]
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: '${name}-${uniqueString(resourceGroup().id)}'

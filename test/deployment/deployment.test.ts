@@ -266,7 +266,7 @@ describe("Bicep", () => {
   });
 
   it("reads the production topology, and receives from one of its queues", () => {
-    assert.match(main, /^var topology = loadJsonContent\('topology\.json'\)$/m);
+    assert.match(main, /^var entities topology = loadJsonContent\('topology\.json'\)$/m);
     const queues = (JSON.parse(read("deploy/topology.json")) as { Queues: Array<{ Name: string }> }).Queues;
     const queueName = JSON.parse(paramDefault("queueName").replace(/'/g, '"')) as string;
     assert.ok(queues.some((q) => q.Name === queueName));
