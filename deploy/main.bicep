@@ -1,8 +1,11 @@
 // keyless-worker on Azure, secret-free end to end: a user-assigned managed identity receives from Service Bus
-// (Data Receiver on the queue only) and holds the API's app roles (Graph extension); a second identity lets the
-// platform read the queue length for KEDA and pull the image. Deploy: see deploy/README.md.
+// (Data Receiver on the queue only) and calls the APIs in `apis`; a second identity lets the platform read the queue
+// length for KEDA and pull the image. The APIs' app roles are granted by graph-grants.bicep, the directory
+// administrator's step (this deployment prints the command). Deploy: see deploy/README.md.
 
 targetScope = 'resourceGroup'
+
+import { api, topology } from 'types.bicep'
 
 @description('Prefix for every resource name.')
 param name string = 'keyless'
@@ -11,16 +14,10 @@ param location string = resourceGroup().location
 param image string
 @description('Name of the Azure Container Registry (same resource group) holding the image; empty = a public image.')
 param registryName string = ''
-@description('Queue the worker receives from; one of the topology\'s queues.')
+@description('Queue the worker receives from; one of the production topology\'s queues (deploy/topology.json).')
 param queueName string = 'orders'
-@description('Base URL of the protected API the handlers call (API_ORDERS_BASE_URL).')
-param apiBaseUrl string
-@description('Its scope, e.g. api://<appId>/.default (API_ORDERS_SCOPE).')
-param apiScope string
-@description('Object id of the API\'s service principal (Enterprise applications → Object ID).')
-param apiServicePrincipalId string
-@description('Ids of the API\'s app roles to grant the worker identity (appRoles[].id); empty = grant with keyless grant instead.')
-param apiAppRoleIds array = []
+@description('The protected APIs the handlers call: each one\'s API_<NAME>_* settings, and the roles graph-grants.bicep grants.')
+param apis api[]
 @description('Handlers running at once per replica (WORKER_CONCURRENCY).')
 param workerConcurrency int = 8
 @description('Messages locked ahead per replica (WORKER_READ_AHEAD).')
@@ -38,15 +35,14 @@ param otelAgentOtlpDestination string = ''
 @allowed(['containerapps', 'appservice'])
 param hosting string = 'containerapps'
 
-// The topology is the same Config.json `keyless stack` and the official emulator read: one description of the
-// queues for every environment. Point this at your own file (the path must be a literal).
-var topology = loadJsonContent('../src/local/broker/sample-config.json')
-var topologyQueues = topology.UserConfig.Namespaces[0].Queues
-var workerQueue = filter(topologyQueues, q => q.Name == queueName)[0]
+// The production topology: Azure's own file, in the emulator Config.json's entity shape. The local broker's sample
+// Config.json (src/local/broker/sample-config.json) is checked against it by test/deployment.
+var entities topology = loadJsonContent('topology.json')
+var workerQueue = filter(entities.Queues, q => q.Name == queueName)[0]
 
 module bus 'modules/servicebus.bicep' = {
   name: 'servicebus'
-  params: { name: name, location: location, queues: topologyQueues }
+  params: { name: name, location: location, queues: entities.Queues, topics: entities.Topics }
 }
 
 module identities 'modules/identity.bicep' = {
@@ -54,37 +50,40 @@ module identities 'modules/identity.bicep' = {
   params: { name: name, location: location, namespaceName: bus.outputs.namespaceName, queueName: queueName }
 }
 
-module appRoles 'modules/graph-approle.bicep' = if (!empty(apiAppRoleIds)) {
-  name: 'graph-approles'
-  params: {
-    principalId: identities.outputs.workerPrincipalId
-    resourceServicePrincipalId: apiServicePrincipalId
-    appRoleIds: apiAppRoleIds
-  }
-}
-
 module acrPull 'modules/acr-pull.bicep' = if (!empty(registryName)) {
   name: 'acr-pull'
   params: { registryName: registryName, principalId: identities.outputs.scalerPrincipalId }
 }
 
+// API_<NAME>_BASE_URL and API_<NAME>_SCOPE for every API, and the two optional limits where an API sets them.
+func apiSettings(a api) array =>
+  concat(
+    [
+      { name: 'API_${toUpper(a.name)}_BASE_URL', value: a.baseUrl }
+      { name: 'API_${toUpper(a.name)}_SCOPE', value: a.scope }
+    ],
+    a.?concurrency == null ? [] : [{ name: 'API_${toUpper(a.name)}_CONCURRENCY', value: string(a.?concurrency) }],
+    a.?rateLimit == null ? [] : [{ name: 'API_${toUpper(a.name)}_RATE_LIMIT', value: a.?rateLimit }]
+  )
+
 // Everything the worker reads; each name is checked against the worker's documented variables by
 // test/deployment. The identity endpoint (IDENTITY_ENDPOINT/IDENTITY_HEADER) is set by the platform itself.
-var workerEnv = [
-  { name: 'SERVICEBUS_FULLY_QUALIFIED_NAMESPACE', value: bus.outputs.fullyQualifiedNamespace }
-  { name: 'SERVICEBUS_ENTITIES', value: queueName }
-  { name: 'AZURE_CLIENT_ID', value: identities.outputs.workerClientId }
-  { name: 'API_ORDERS_BASE_URL', value: apiBaseUrl }
-  { name: 'API_ORDERS_SCOPE', value: apiScope }
-  { name: 'WORKER_CONCURRENCY', value: string(workerConcurrency) }
-  { name: 'WORKER_READ_AHEAD', value: string(workerReadAhead) }
-  { name: 'WORKER_SHUTDOWN_GRACE_MS', value: string(shutdownGraceSeconds * 1000) }
-  { name: 'WORKER_HEALTH_PORT', value: '8080' }
-  // The worker dead-letters on the queue's last delivery itself, with its own description (RetriesExhausted).
-  { name: 'WORKER_MAX_DELIVERIES', value: string(workerQueue.Properties.MaxDeliveryCount) }
-  { name: 'OTEL_SERVICE_NAME', value: '${name}-worker' }
-]
-var otlpEnv = empty(otlpEndpoint) ? [] : [{ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }]
+var workerEnv = concat(
+  [
+    { name: 'SERVICEBUS_FULLY_QUALIFIED_NAMESPACE', value: bus.outputs.fullyQualifiedNamespace }
+    { name: 'SERVICEBUS_ENTITIES', value: queueName }
+    { name: 'AZURE_CLIENT_ID', value: identities.outputs.workerClientId }
+    { name: 'WORKER_CONCURRENCY', value: string(workerConcurrency) }
+    { name: 'WORKER_READ_AHEAD', value: string(workerReadAhead) }
+    { name: 'WORKER_SHUTDOWN_GRACE_MS', value: string(shutdownGraceSeconds * 1000) }
+    { name: 'WORKER_HEALTH_PORT', value: '8080' }
+    // The worker dead-letters on the queue's last delivery itself, with its own description (RetriesExhausted).
+    { name: 'WORKER_MAX_DELIVERIES', value: string(workerQueue.Properties.MaxDeliveryCount) }
+    { name: 'OTEL_SERVICE_NAME', value: '${name}-worker' }
+  ],
+  flatten(map(apis, a => apiSettings(a))),
+  empty(otlpEndpoint) ? [] : [{ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }]
+)
 
 module containerApp 'modules/containerapp.bicep' = if (hosting == 'containerapps') {
   name: 'containerapp'
@@ -92,8 +91,8 @@ module containerApp 'modules/containerapp.bicep' = if (hosting == 'containerapps
     name: name
     location: location
     image: image
-    registryServer: empty(registryName) ? '' : acrPull.outputs.loginServer
-    env: concat(workerEnv, otlpEnv)
+    registryServer: acrPull.?outputs.loginServer ?? ''
+    env: workerEnv
     workerIdentityId: identities.outputs.workerIdentityId
     scalerIdentityId: identities.outputs.scalerIdentityId
     namespaceName: bus.outputs.namespaceName
@@ -114,21 +113,28 @@ module appService 'modules/appservice.bicep' = if (hosting == 'appservice') {
     name: name
     location: location
     image: image
-    env: concat(workerEnv, otlpEnv)
+    env: workerEnv
     workerIdentityId: identities.outputs.workerIdentityId
     registryIdentityId: empty(registryName) ? '' : identities.outputs.scalerIdentityId
     registryIdentityClientId: empty(registryName) ? '' : identities.outputs.scalerClientId
   }
 }
 
+var workerPrincipalId = identities.outputs.workerPrincipalId
+
 output serviceBusNamespace string = bus.outputs.fullyQualifiedNamespace
 output queueName string = queueName
 output workerIdentityClientId string = identities.outputs.workerClientId
-output workerIdentityPrincipalId string = identities.outputs.workerPrincipalId
+output workerIdentityPrincipalId string = workerPrincipalId
 output appName string = '${name}-worker'
 output doctor string = hosting == 'containerapps'
   ? 'az containerapp exec -g ${resourceGroup().name} -n ${name}-worker --command "keyless doctor"'
   : 'az webapp ssh -g ${resourceGroup().name} -n ${name}-worker, then: keyless doctor'
-output grantIfSkipped string = empty(apiAppRoleIds)
-  ? 'keyless grant --identity ${identities.outputs.workerPrincipalId} --api <API appId or name> --role <role>'
-  : 'granted by this deployment'
+// The directory administrator's step (Graph rights, usually someone else than who deploys this): the roles of the
+// same apis.json, granted to ${name}-worker-id.
+output graphGrants string = 'az deployment group create -g ${resourceGroup().name} -p deploy/graph-grants.bicepparam'
+// The same grants one by one, without the Graph Bicep extension.
+output keylessGrants string[] = flatten(map(
+  apis,
+  a => map(a.roles, role => 'keyless grant --identity ${workerPrincipalId} --api ${a.appId} --role ${role}')
+))

@@ -2,19 +2,20 @@
  * The deployment files against the worker's own configuration: a test here fails when docker-compose.yml, the
  * Dockerfile or the Bicep set a variable the worker does not read, a value it would reject, a port the local stack
  * does not use, or scaling numbers that no longer follow the worker's defaults. No Docker or Bicep CLI is needed:
- * the files are parsed (YAML) or scanned (Bicep) as text.
+ * the files are parsed (YAML), scanned (Bicep) as text, or read through the Bicep snapshots (test/deployment/support.ts).
+ * The topology and the APIs have their own files here.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import { parse } from "yaml";
 
 import { DEFAULT_PORTS } from "../../src/local/stack.ts";
 import { isDocumentedVariable, loadConfig, TUNING } from "../../src/worker/config.ts";
+import { read, workerEnvironment } from "./support.ts";
 
 const root = new URL("../../", import.meta.url);
-const read = (path: string) => readFileSync(new URL(path, root), "utf8");
 
 /**
  * Variables our containers get that the worker itself does not read, each with the reason it is there.
@@ -190,7 +191,9 @@ describe("Dockerfile", () => {
 
 describe("Bicep", () => {
   const files = [
-    "deploy/main.bicep",
+    ...readdirSync(new URL("deploy/", root))
+      .filter((f) => f.endsWith(".bicep"))
+      .map((f) => `deploy/${f}`),
     ...readdirSync(new URL("deploy/modules/", root)).map((f) => `deploy/modules/${f}`),
   ];
   const bicep = Object.fromEntries(files.map((f) => [f, read(f)]));
@@ -202,10 +205,16 @@ describe("Bicep", () => {
   };
 
   it("sets as app settings / container env only variables the worker documents", () => {
-    const names = Object.values(bicep).flatMap((text) =>
+    const written = Object.values(bicep).flatMap((text) =>
       [...text.matchAll(/\{\s*name:\s*'([A-Z][A-Z0-9_]*)'\s*,\s*value:/g)].map((m) => m[1]!),
     );
+    // What the compiler evaluates them to, the API_<NAME>_* settings built from the apis array included.
+    const evaluated = ["deploy/main.snapshot.json", "test/deployment/two-apis.snapshot.json"].flatMap(
+      (path) => Object.keys(workerEnvironment(path)),
+    );
+    const names = [...written, ...evaluated];
     assert.ok(names.includes("SERVICEBUS_FULLY_QUALIFIED_NAMESPACE") && names.includes("AZURE_CLIENT_ID"));
+    assert.ok(names.includes("API_ORDERS_SCOPE") && names.includes("API_INVENTORY_RATE_LIMIT"));
     for (const name of names) {
       assert.ok(
         isDocumentedVariable(name) || name in PLATFORM_VARIABLES,
@@ -256,30 +265,25 @@ describe("Bicep", () => {
     );
   });
 
-  it("creates the queues of the same Config.json the local broker reads, the worker's queue among them", () => {
-    const path = /loadJsonContent\('\.\.\/([^']+)'\)/.exec(main)?.[1];
-    assert.equal(path, "src/local/broker/sample-config.json");
-    const topology = JSON.parse(read(path!)) as {
-      UserConfig: { Namespaces: Array<{ Queues: Array<{ Name: string }> }> };
-    };
-    const queues = topology.UserConfig.Namespaces[0]!.Queues.map((q) => q.Name);
-    assert.ok(queues.includes(JSON.parse(paramDefault("queueName").replace(/'/g, '"')) as string));
+  it("reads the production topology, and receives from one of its queues", () => {
+    assert.match(main, /^var entities topology = loadJsonContent\('topology\.json'\)$/m);
+    const queues = (JSON.parse(read("deploy/topology.json")) as { Queues: Array<{ Name: string }> }).Queues;
+    const queueName = JSON.parse(paramDefault("queueName").replace(/'/g, '"')) as string;
+    assert.ok(queues.some((q) => q.Name === queueName));
   });
 
   it("names the Graph extension alias it uses in bicepconfig.json", () => {
     const config = JSON.parse(read("deploy/bicepconfig.json")) as { extensions: Record<string, string> };
-    assert.match(bicep["deploy/modules/graph-approle.bicep"]!, /^extension microsoftGraphV1$/m);
+    const graph = bicep["deploy/graph-grants.bicep"]!;
+    assert.match(graph, /^extension microsoftGraphV1$/m);
     assert.match(
       config.extensions.microsoftGraphV1 ?? "",
       /^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:/,
     );
-    assert.match(bicep["deploy/modules/graph-approle.bicep"]!, /'Microsoft\.Graph\/appRoleAssignedTo@v1\.0'/);
-  });
-
-  it("keeps main.parameters.json to parameters main.bicep declares", () => {
-    const params = JSON.parse(read("deploy/main.parameters.json")) as { parameters: Record<string, unknown> };
-    for (const name of Object.keys(params.parameters))
-      assert.match(main, new RegExp(`^param ${name} `, "m"), name);
+    assert.match(graph, /'Microsoft\.Graph\/appRoleAssignedTo@v1\.0'/);
+    const others = Object.entries(bicep).filter(([file]) => file !== "deploy/graph-grants.bicep");
+    for (const [file, text] of others)
+      assert.doesNotMatch(text, /^extension /m, `${file}: compiles without the extension`);
   });
 });
 
