@@ -81,6 +81,13 @@ describe("drain", () => {
       .filter(onLink(receiver))
       .filter((f) => f.performative === "transfer").length;
 
+  /** Grants `credit` (no drain) and waits until that many transfers arrived. */
+  async function receiveWithCredit(receiver: Receiver & CreditControl, credit: number) {
+    const from = frames.length;
+    receiver.add_credit(credit);
+    await eventually(`${credit} transfers`, () => transfersSince(from, receiver) === credit);
+  }
+
   /**
    * Grants `credit` more and asks to drain in the same flow; resolves with this link's frames up to the drain answer,
    * or with what came within 2 s when none does (an unanswered drain then shows as a missing flow, not a hang).
@@ -117,9 +124,7 @@ describe("drain", () => {
   it("delivers what is available during a drain, then answers it with delivery-count = old count + old credit", async () => {
     await send("drain-some", 3);
     const receiver = await openReceiver("drain-some");
-    const from = frames.length;
-    receiver.add_credit(1);
-    await eventually("the first message", () => transfersSince(from, receiver) === 1);
+    await receiveWithCredit(receiver, 1);
 
     assert.deepEqual(await drainWith(receiver, 5), [
       { frame: "transfer" },
@@ -143,9 +148,7 @@ describe("drain", () => {
   it("answers a drain that reaches the broker after the transfers used its credit (they crossed on the wire)", async () => {
     await send("drain-late", 2);
     const receiver = await openReceiver("drain-late");
-    const from = frames.length;
-    receiver.add_credit(2);
-    await eventually("both messages", () => transfersSince(from, receiver) === 2);
+    await receiveWithCredit(receiver, 2);
 
     // The receiver's flow now says delivery-count 2, link-credit 0, drain: the broker has no credit left to give back.
     assert.deepEqual(await drainWith(receiver, 0), [
