@@ -12,9 +12,12 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 # --ignore-scripts: no dependency needs an install script at run time (protobufjs' postinstall only prints a
-# notice), and skipping them keeps the build free of arbitrary code.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# notice), and skipping them keeps the build free of arbitrary code. It also skips our own postinstall, so it runs
+# by name: patch-package applies patches/ (rhea's disposition fix, docs/upstream.md) and fails the build if a
+# patch no longer applies.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm run postinstall && npm cache clean --force
 
 # --- runtime ---------------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE}

@@ -189,6 +189,43 @@ describe("Dockerfile", () => {
   });
 });
 
+describe("patched dependencies (patches/, applied by patch-package)", () => {
+  const pkg = JSON.parse(read("package.json")) as {
+    scripts: Record<string, string>;
+    dependencies: Record<string, string>;
+  };
+  const lock = JSON.parse(read("package-lock.json")) as { packages: Record<string, { version: string }> };
+  const patches = readdirSync(new URL("patches/", root));
+
+  it("applies every patch on every npm install, failing the install when one no longer applies", () => {
+    assert.match(pkg.scripts.postinstall ?? "", /^patch-package --error-on-fail --error-on-warn$/);
+    assert.ok(pkg.dependencies["patch-package"], "a production dependency: `npm ci --omit=dev` runs it too");
+  });
+
+  it("names in each patch file a package version the lockfile installs", () => {
+    assert.ok(patches.length > 0);
+    for (const file of patches) {
+      // patch-package's naming: <name>+<version>.patch, with "+" for "/" in a scope, "++" for a nested copy.
+      const match = /^(.+)\+(\d[^+]*)\.patch$/.exec(file);
+      assert.ok(match, `${file} is a patch-package file name`);
+      const path = `node_modules/${match[1]!.replaceAll("++", "/node_modules/").replaceAll("+", "/")}`;
+      assert.equal(lock.packages[path]?.version, match[2], `${file} patches the locked ${path}`);
+    }
+  });
+
+  it("is copied into the image and applied there after npm ci, whose --ignore-scripts skips postinstall", () => {
+    const dockerfile = read("Dockerfile");
+    const copy = dockerfile.indexOf("COPY patches ./patches");
+    const install = /^RUN npm ci --omit=dev --ignore-scripts[^\n]*&& npm run postinstall &&/m.exec(
+      dockerfile,
+    );
+    assert.ok(copy > 0, "the Dockerfile copies patches/");
+    assert.ok(install && install.index > copy, "npm ci, then our postinstall by name, after the copy");
+    const dockerignore = read(".dockerignore");
+    assert.match(dockerignore, /^!patches\/$/m, "patches/ is in the build context");
+  });
+});
+
 describe("Bicep", () => {
   const files = [
     ...readdirSync(new URL("deploy/", root))

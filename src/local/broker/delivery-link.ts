@@ -1,13 +1,13 @@
 /**
  * A broker-side sending link (the SDK's receiver) seen as a Consumer of a MessageStore. It never hands out more
  * messages than the credit the client granted: rhea only lowers `sender.credit` when it actually writes a transfer
- * (later in the tick), so sends not yet written are counted here and subtracted.
+ * (later in the tick), so sends not yet written are counted here and subtracted. Every drain is answered.
  */
 import type { Delivery, Sender } from "rhea";
 
 import { lockTokenToDeliveryTag } from "./lock-token.ts";
 import type { Consumer, MessageStore, StoredMessage } from "./message-store.ts";
-import { internals } from "./rhea-internals.ts";
+import { answerDrain, internals } from "./rhea-internals.ts";
 import { encodeForClient } from "./wire-message.ts";
 
 export interface DeliveredLock {
@@ -24,6 +24,7 @@ export class DeliveryLink implements Consumer {
   readonly receiveAndDelete: boolean;
   #unwritten = 0;
   #lastDeliveryCount: number;
+  #drainAnswerPending = false;
 
   constructor(sender: Sender, store: MessageStore, receiveAndDelete: boolean) {
     this.sender = sender;
@@ -49,9 +50,30 @@ export class DeliveryLink implements Consumer {
     if (lock) deliveryLocks.set(delivery, { store: this.store, token: lock.token });
   }
 
-  /** The client asked to drain: deliver what is available, then give the unused credit back. */
+  /**
+   * The client asked to drain (AMQP 1.0 §2.7.6): deliver what is available, then answer with flow(link-credit 0,
+   * delivery-count advanced by the credit left, drain), always, whether or not anything was delivered.
+   */
   drain(): void {
     this.store.pump();
-    if (this.credit() > 0 && this.#unwritten === 0) this.sender.set_drained(true);
+    if (this.#drainAnswerPending) return;
+    this.#drainAnswerPending = true;
+    setImmediate(this.#answerDrainOnceWritten);
   }
+
+  /**
+   * The answer spends the credit left, so it waits until rhea has written the transfers just sent (normally in the
+   * tick after they were sent; later only while the client's session window holds them back): answered earlier,
+   * their credit would be gone and they would sit locked at the broker until the client grants more.
+   */
+  #answerDrainOnceWritten = (): void => {
+    if (!this.sender.is_open()) return;
+    this.credit(); // counts the transfers rhea has written since
+    if (this.#unwritten > 0) {
+      setTimeout(this.#answerDrainOnceWritten, 10);
+      return;
+    }
+    this.#drainAnswerPending = false;
+    answerDrain(this.sender);
+  };
 }
