@@ -1,4 +1,6 @@
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
+import { context as otelContext } from "@opentelemetry/api";
+import { suppressTracing } from "@opentelemetry/core";
 import type { Logger } from "pino";
 
 import { ATTR } from "../telemetry/attributes.ts";
@@ -101,7 +103,20 @@ export async function settle(
   return path;
 }
 
+/**
+ * Settles on the receive link. The SDK's own span for it is suppressed: ours (`complete orders`, with the
+ * disposition and reason) is the one settlement span, instead of two with the SDK's mixed casing beside it
+ * (`ServicebusReceiver.complete`, `ServiceBusReceiver.deadLetter`).
+ */
 function settleOnLink(
+  receiver: ServiceBusReceiver,
+  message: ServiceBusReceivedMessage,
+  outcome: Exclude<Outcome, { kind: "lockLost" }>,
+): Promise<void> {
+  return otelContext.with(suppressTracing(otelContext.active()), () => sdkSettle(receiver, message, outcome));
+}
+
+function sdkSettle(
   receiver: ServiceBusReceiver,
   message: ServiceBusReceivedMessage,
   outcome: Exclude<Outcome, { kind: "lockLost" }>,

@@ -82,6 +82,14 @@ describe("traces", () => {
     );
     const [settle] = byName(spans, "complete orders");
     assert.equal(settle?.attributes["azure.servicebus.disposition_status"], "complete");
+    const sdkSettleSpans = spans.filter((s) =>
+      /^Service[Bb]usReceiver\.(complete|abandon|deadLetter)$/.test(s.name),
+    );
+    assert.deepEqual(
+      sdkSettleSpans.map((s) => s.name),
+      [],
+      "one settlement span, ours: the SDK's duplicate (with its mixed casing) is suppressed",
+    );
   });
 
   it("records each in-process retry as an event with its delay and reason", async () => {
