@@ -1,4 +1,7 @@
 import { AzureSdkInstrumentation } from "@azure/opentelemetry-instrumentation-azure-sdk";
+import { context, propagation } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
@@ -37,7 +40,10 @@ export async function startTelemetry(
 ): Promise<Telemetry> {
   const mode = telemetryMode(env);
   const extra = options.spanProcessors ?? [];
-  if (mode === "off" && extra.length === 0) return { mode, shutdown: async () => undefined };
+  if (mode === "off" && extra.length === 0) {
+    propagateWithoutExporting();
+    return { mode, shutdown: async () => undefined };
+  }
 
   const spanProcessors: SpanProcessor[] = [...extra];
   if (mode === "otlp") {
@@ -71,6 +77,18 @@ export async function startTelemetry(
       await sdk.shutdown();
     },
   };
+}
+
+/**
+ * Exporting is optional; passing the trace context on is not. With no SDK the API's no-op tracer still hands a
+ * message's producer context to its child spans, so with W3C propagation and an async context manager registered the
+ * producer's `traceparent` reaches the API (and the API's own traces join the producer's), at no recording cost.
+ */
+function propagateWithoutExporting(): void {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
 }
 
 /** The signal's OTLP/HTTP URL from the given environment (the exporters would read process.env themselves). */

@@ -1,43 +1,12 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { randomUUID } from "node:crypto";
-import { dirname } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { startTestStack, type TestStack } from "../support/stack.ts";
-import { sendFulfilments, shortLockTopology, startTestWorker } from "./support.ts";
-
-const KEYLESS = new URL("../../bin/keyless", import.meta.url).pathname;
-
-/** `keyless run` as its own process, as a container runs it. */
-function spawnWorker(
-  stack: TestStack,
-  overrides: Record<string, string>,
-): { child: ChildProcess; output: () => string } {
-  let output = "";
-  const child = spawn(KEYLESS, ["run"], {
-    env: {
-      ...process.env,
-      ...stack.workerEnv({ LOG_LEVEL: "info", ...overrides }),
-      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
-  return { child, output: () => output };
-}
+import { sendFulfilments, shortLockTopology, spawnWorker, startTestWorker, until } from "./support.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("stopping and crashing", () => {
   let stack: TestStack;
@@ -47,11 +16,14 @@ describe("stopping and crashing", () => {
   after(() => stack?.close());
 
   it("drains on SIGTERM: every message ends completed or back on the queue, none lost, none applied twice", async () => {
-    const { child, output } = spawnWorker(stack, {
-      WORKER_CONCURRENCY: "2",
-      WORKER_READ_AHEAD: "2",
-      WORKER_SHUTDOWN_GRACE_MS: "1000",
-    });
+    const { child, output } = spawnWorker(
+      stack.workerEnv({
+        LOG_LEVEL: "info",
+        WORKER_CONCURRENCY: "2",
+        WORKER_READ_AHEAD: "2",
+        WORKER_SHUTDOWN_GRACE_MS: "1000",
+      }),
+    );
     await until(() => output().includes("worker state: running"), 20_000, "the worker to run");
     // Two quick handlers complete; two slow ones are running when SIGTERM comes and are aborted by the 1 s grace
     // period; the rest were never started.
@@ -86,7 +58,7 @@ describe("stopping and crashing", () => {
   });
 
   it("loses nothing when killed: locked messages return after their locks expire and are applied once", async () => {
-    const { child, output } = spawnWorker(stack, { WORKER_CONCURRENCY: "4" });
+    const { child, output } = spawnWorker(stack.workerEnv({ LOG_LEVEL: "info", WORKER_CONCURRENCY: "4" }));
     await until(() => output().includes("worker state: running"), 20_000, "the worker to run");
     const sent = await sendFulfilments(stack, 4, () => `slow-3000-${randomUUID()}`);
     await sleep(1_500); // every handler is inside its API call now

@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { dirname } from "node:path";
 
 import { handlers } from "../../src/handlers/index.ts";
 import { chooseCredential, createRoleTokenProvider } from "../../src/identity/index.ts";
@@ -85,4 +87,27 @@ export async function sendFulfilments(
     sent.map((s) => ({ messageId: s.messageId, subject: "orders.fulfil", body: { orderId: s.orderId } })),
   );
   return sent;
+}
+
+const KEYLESS = new URL("../../bin/keyless", import.meta.url).pathname;
+
+/** `keyless run` as its own process, as a container runs it: `env` is its whole environment (plus PATH and HOME). */
+export function spawnWorker(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  let output = "";
+  const child = spawn(KEYLESS, ["run"], {
+    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: process.env.HOME, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  return { child, output: () => output };
+}
+
+/** Waits until `condition` holds, checking every 25 ms. */
+export async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
