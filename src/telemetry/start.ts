@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
 import { AzureSdkInstrumentation } from "@azure/opentelemetry-instrumentation-azure-sdk";
 import { context, propagation } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
@@ -12,9 +14,15 @@ export type TelemetryMode = "otlp" | "console" | "off";
 
 export interface Telemetry {
   readonly mode: TelemetryMode;
-  /** Flushes and stops exporting; call it last on shutdown. */
-  shutdown(): Promise<void>;
+  /**
+   * Flushes and stops exporting; call it last on shutdown. Never rejects and takes at most FLUSH_TIMEOUT_MS, so an
+   * unreachable collector cannot push shutdown past the platform's grace; resolves with what went wrong, if anything.
+   */
+  shutdown(): Promise<string | undefined>;
 }
+
+/** Drain (WORKER_SHUTDOWN_GRACE_MS, 25 s) + this stays inside Container Apps' 30 s between SIGTERM and SIGKILL. */
+export const FLUSH_TIMEOUT_MS = 3_000;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -71,10 +79,22 @@ export async function startTelemetry(
   });
   sdk.start();
   await instrumentAzureSdk();
+  const destination = mode === "otlp" ? ` to ${new URL(otlpUrl(env, "traces")).origin}` : "";
   return {
     mode,
     shutdown: async () => {
-      await sdk.shutdown();
+      const timer = new AbortController();
+      const outcome = await Promise.race([
+        sdk.shutdown().then(
+          () => undefined,
+          (error: unknown) => (error as Error).message ?? String(error),
+        ),
+        sleep(FLUSH_TIMEOUT_MS, "timeout", { signal: timer.signal }).catch(() => undefined),
+      ]);
+      timer.abort();
+      if (outcome === undefined) return undefined;
+      const why = outcome === "timeout" ? `it did not finish within ${FLUSH_TIMEOUT_MS} ms` : outcome;
+      return `telemetry not flushed${destination}: ${why}; the last spans and metrics are lost`;
     },
   };
 }
