@@ -11,7 +11,7 @@ import { ConfigError, ShutdownAbortError } from "./errors.ts";
 import type { HandlerMap } from "./handler.ts";
 import { type HealthReport, startHealthServer } from "./health-server.ts";
 import { createLifecycle, type WorkerState } from "./lifecycle.ts";
-import { formatPreflightTable, type PreflightResult, runPreflight } from "./preflight.ts";
+import { type PreflightResult, runPreflight } from "./preflight.ts";
 import { receiveLoop } from "./receive-loop.ts";
 import { Releasers } from "./releasers.ts";
 
@@ -101,21 +101,20 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
     // Until every API gives a token we are not ready; keep asking in the background.
     for (let attempt = 1; !draining.signal.aborted; attempt += 1) {
       preflight = await runPreflight(deps.handlers, config.apis, deps.tokens);
-      const table = formatPreflightTable(preflight);
+      // The table travels as rows (structured data in the JSON log); the dev view prints it as a table.
       if (preflight.tokensOk) {
         const missing = preflight.missingRoles;
         if (missing.length > 0) {
           log.warn(
             { preflight: preflight.rows },
-            `preflight: the identity lacks ${missing.join(", ")}; those messages will be dead-lettered (MissingAppRole)\n${table}`,
+            `preflight: the identity lacks ${missing.join(", ")}; those messages will be dead-lettered (MissingAppRole)`,
           );
-        } else
-          log.info({ preflight: preflight.rows }, `preflight: every handler's roles are granted\n${table}`);
+        } else log.info({ preflight: preflight.rows }, "preflight: every handler's roles are granted");
         return;
       }
       log.warn(
         { preflight: preflight.rows, attempt },
-        `preflight: could not get a token for every API; not ready yet\n${table}`,
+        "preflight: could not get a token for every API; not ready yet",
       );
       await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5)), draining.signal).catch(
         () => undefined,
