@@ -91,8 +91,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   trustDevCaInProcess(stack.caCertPem);
   const env: Record<string, string> = {
-    ...stack.env(),
-    WORKER_HEALTH_PORT: "0",
+    ...stack.env(), // WORKER_HEALTH_PORT=0 among them: a free port
     WORKER_BACKOFF_BASE_MS: "300",
     LOG_LEVEL: "info",
   };
