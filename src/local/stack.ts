@@ -61,7 +61,7 @@ export interface LocalStack {
    * official emulator): what a worker sees when Service Bus restarts and every connection drops.
    */
   restartBroker(): Promise<void>;
-  /** Everything a worker or an SDK client needs, as environment variables (what `--env-file` writes). */
+  /** Everything a worker or an SDK client needs, as environment variables (what `keyless stack --write-env` writes). */
   env(): Record<string, string>;
   close(): Promise<void>;
 }

@@ -60,7 +60,7 @@ export async function runDoctor(
       check: "configuration",
       status: "fail",
       detail: problems.join("; "),
-      fix: "set the variables named (see 'keyless run --help'); locally: keyless stack --env-file .env.local",
+      fix: "set the variables named (see 'keyless run --help'); locally: keyless stack --write-env .env.local",
     });
   }
 
@@ -249,7 +249,7 @@ function tokenFix(chosen: ChosenCredential, env: Env, resource?: string): string
     case "Imds":
       return (
         "no managed-identity endpoint variables (IDENTITY_ENDPOINT/IDENTITY_HEADER) and IMDS did not answer: " +
-        "enable a managed identity on the app (Container Apps/App Service set them), or locally run keyless stack --env-file .env.local and load that file"
+        "enable a managed identity on the app (Container Apps/App Service set them), or locally run keyless stack --write-env .env.local and load that file (node --env-file=.env.local …)"
       );
     case "AppService":
       return (

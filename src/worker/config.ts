@@ -261,7 +261,7 @@ function readServiceBus(
 ): ServiceBusTarget | undefined {
   const fqns = read("SERVICEBUS_FULLY_QUALIFIED_NAMESPACE");
   const connectionString = read("SERVICEBUS_CONNECTION_STRING");
-  // When both are set (as `keyless stack --env-file` writes them), the namespace and the managed identity win:
+  // When both are set (as `keyless stack --write-env` writes them), the namespace and the managed identity win:
   // that is the path production takes. The connection string is then ignored, never logged.
   if (fqns) {
     if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(fqns)) {
