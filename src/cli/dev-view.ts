@@ -1,5 +1,8 @@
 import { Writable } from "node:stream";
 
+import { formatTable, wrap } from "../operator/report.ts";
+import type { PreflightRow } from "../worker/preflight.ts";
+
 const useColour = process.stdout.isTTY && process.env.NO_COLOR === undefined;
 const paint = (code: number) => (text: string) => (useColour ? `\u001b[${code}m${text}\u001b[0m` : text);
 export const green = paint(32);
@@ -7,6 +10,8 @@ export const red = paint(31);
 export const yellow = paint(33);
 export const dim = paint(2);
 export const bold = paint(1);
+/** Long descriptions are wrapped to the terminal, indented under their line. */
+const width = Math.max(40, (process.stdout.columns ?? 110) - 6);
 
 interface LogLine {
   msg?: string;
@@ -20,6 +25,7 @@ interface LogLine {
   why?: string;
   state?: string;
   err?: string;
+  preflight?: PreflightRow[];
 }
 
 /**
@@ -61,13 +67,34 @@ function render(line: LogLine, labelOf: (messageId: string | undefined) => strin
     case "message completed":
       return `  ${green("✔ completed")}  ${who}`;
     case "message dead-lettered":
-      return `  ${red("✖ dead-letter")} ${who} ${bold(line.reason ?? "")}\n      ${dim(line.description ?? "")}`;
+      return `  ${red("✖ dead-letter")} ${who} ${bold(line.reason ?? "")}\n${wrap(
+        line.description ?? "",
+        width,
+      )
+        .map((text) => `      ${dim(text)}`)
+        .join("\n")}`;
     case "message abandoned for redelivery":
       return `  ${yellow("↩ abandoned")}  ${who} ${dim(line.why ?? "")}`;
     default:
       if (line.msg?.startsWith("worker state:")) return dim(`worker ${line.state}`);
-      if (line.msg?.startsWith("preflight")) return line.msg;
+      if (line.msg?.startsWith("preflight"))
+        return line.preflight ? `${line.msg}\n${preflightTable(line.preflight)}` : line.msg;
       if (line.level === "error" || line.level === "fatal") return red(`${line.msg ?? ""} ${line.err ?? ""}`);
       return undefined;
   }
+}
+
+/** The worker's preflight rows as the table people read: handler, API, roles needed and granted, status. */
+export function preflightTable(rows: readonly PreflightRow[]): string {
+  return formatTable(
+    ["handler", "api", "needs", "has", "status"],
+    rows.map((r) => [
+      r.handler,
+      r.api,
+      r.needs.join(", ") || "-",
+      r.has === undefined ? "?" : r.has.join(", ") || "(none)",
+      r.error ? `no token: ${r.error}` : r.missing.length > 0 ? `MISSING ${r.missing.join(", ")}` : "ok",
+    ]),
+    60,
+  );
 }

@@ -34,8 +34,31 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const print = (line: string) => stdout.write(`${line}\n`);
+  const outcomes = new Map<string, OutcomeEvent>();
   const labels = new Map<string, string>();
   const traceLabels = new Map<string, string>();
+  const printedTraces = new Set<string>();
+  // Settled: every demo message has its final outcome and its span tree is on screen. The view goes quiet then,
+  // so it says so.
+  let settled = false;
+  let spanTreesLate = false;
+  let resolveSettled: () => void = () => undefined;
+  const allSettled = new Promise<void>((resolve) => {
+    resolveSettled = resolve;
+  });
+  const checkSettled = () => {
+    if (settled || labels.size === 0 || ![...labels.keys()].every((id) => outcomes.has(id))) return;
+    if (spanTreesLate || [...traceLabels.keys()].every((t) => printedTraces.has(t))) {
+      settled = true;
+      resolveSettled();
+      return;
+    }
+    // A span tree may still be on its way: wait for it a moment, never forever.
+    setTimeout(() => {
+      spanTreesLate = true;
+      checkSettled();
+    }, 1_000).unref();
+  };
   // Telemetry starts before the SDKs load; each message's spans are printed as a tree when it is processed.
   const { startTelemetry } = await import("../telemetry/start.ts");
   const { TraceCollector, formatSpanTree } = await import("../telemetry/span-tree.ts");
@@ -44,8 +67,10 @@ export async function run(argv: string[]): Promise<number> {
     spanProcessors: [
       new TraceCollector((traceId, spans) => {
         const label = traceLabels.get(traceId);
-        if (label)
-          print(dim(`  ┌ spans of ${label} (trace ${traceId})\n${indent(formatSpanTree(spans), "  │ ")}`));
+        if (!label) return;
+        print(dim(`  ┌ spans of ${label} (trace ${traceId})\n${indent(formatSpanTree(spans), "  │ ")}`));
+        printedTraces.add(traceId);
+        checkSettled();
       }),
     ],
   });
@@ -64,8 +89,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   trustDevCaInProcess(stack.caCertPem);
   const env: Record<string, string> = {
-    ...stack.env(),
-    WORKER_HEALTH_PORT: "0",
+    ...stack.env(), // WORKER_HEALTH_PORT=0 among them: a free port
     WORKER_BACKOFF_BASE_MS: "300",
     LOG_LEVEL: "info",
   };
@@ -84,12 +108,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const demo = values["no-demo"] ? [] : demoMessages(randomUUID().slice(0, 4));
   const labelOf = (id: string | undefined) => (id ? (labels.get(id) ?? id.slice(0, 8)) : "");
-  const outcomes = new Map<string, OutcomeEvent>();
   let retries = 0;
-  let resolveIdle: () => void = () => undefined;
-  const allSettled = new Promise<void>((resolve) => {
-    resolveIdle = resolve;
-  });
   const logger = createLogger({
     level: "info",
     destination: devLogView(print, labelOf),
@@ -100,7 +119,7 @@ export async function run(argv: string[]): Promise<number> {
   worker.on("delivery.settled", (event) => {
     if (event.outcome.kind === "complete" || event.outcome.kind === "deadLetter")
       outcomes.set(event.messageId, event);
-    if (demo.length > 0 && [...labels.keys()].every((id) => outcomes.has(id))) resolveIdle();
+    checkSettled();
   });
   await worker.started;
 
@@ -142,7 +161,16 @@ export async function run(argv: string[]): Promise<number> {
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   });
-  await (values["exit-when-idle"] && demo.length > 0 ? Promise.race([allSettled, interrupt]) : interrupt);
+  const exitWhenIdle = values["exit-when-idle"] && demo.length > 0;
+  void allSettled.then(() =>
+    print(
+      bold(
+        `all ${demo.length} demo messages settled${exitWhenIdle ? "" : " — Ctrl-C for the summary (the stack and worker keep running)"}`,
+      ),
+    ),
+  );
+  if (demo.length === 0) print(bold("no demo messages; the stack and worker are running — Ctrl-C to stop"));
+  await (exitWhenIdle ? Promise.race([allSettled, interrupt]) : interrupt);
   await worker.stop(interrupted ? "interrupted" : "demo finished");
   await stack.close();
   await new Promise((r) => setTimeout(r, 50)); // let the last trace print

@@ -2,7 +2,7 @@ import { createInterface } from "node:readline/promises";
 import { stderr, stdin, stdout } from "node:process";
 
 import { formatAge, listDeadLetters, purgeDeadLetters, resubmitDeadLetters } from "../operator/dlq.ts";
-import { EXIT, formatTable, reportErrors, truncate } from "../operator/report.ts";
+import { EXIT, formatTable, reportErrors, wrap } from "../operator/report.ts";
 import { connectServiceBus, serviceBusErrorOf } from "../operator/service-bus.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 
@@ -11,8 +11,8 @@ const HELP = `usage: keyless dlq list|resubmit|purge ENTITY [options]
 Works on ENTITY's dead-letter queue (ENTITY/$DeadLetterQueue). ENTITY is a queue or topic/subscriptions/name
 (resubmit: queues only).
 
-  list      show dead-lettered messages: sequence number, message id, subject, reason, description, deliveries,
-            age. Peeks: nothing is locked or taken.
+  list      show dead-lettered messages: sequence number, message id, subject, reason, deliveries (1 = it was
+            delivered once) and age, with the whole description beneath. Peeks: nothing is locked or taken.
   resubmit  send each one back to ENTITY (same body, subject, content type, correlation id, session and
             properties; the worker's keyless-* and DeadLetter* properties dropped; keyless-resubmitted-at,
             keyless-resubmit-count, keyless-original-message-id and keyless-resubmitted-from added), then
@@ -43,6 +43,8 @@ examples:
   keyless dlq resubmit orders --reason MissingAppRole
   keyless dlq purge orders --reason InvalidBody --yes
 `;
+
+const DESCRIPTION_INDENT = "    ";
 
 export async function run(argv: string[]): Promise<number> {
   const json = argv.includes("--json");
@@ -93,23 +95,31 @@ export async function run(argv: string[]): Promise<number> {
           return EXIT.ok;
         }
         say(`${entity}/$DeadLetterQueue on ${connection.description}`);
-        say(
-          rows.length === 0
-            ? "no dead-lettered messages" + (values.reason ? ` with reason ${values.reason}` : "")
-            : formatTable(
-                ["seq", "message id", "subject", "reason", "description", "deliveries", "age"],
-                rows.map((r) => [
-                  r.sequenceNumber,
-                  r.messageId,
-                  r.subject ?? "",
-                  r.reason ?? "",
-                  truncate(r.description ?? "", 60),
-                  String(r.deliveryCount ?? "?"),
-                  formatAge(r.ageMs),
-                ]),
-                60,
-              ),
-        );
+        if (rows.length === 0) {
+          say("no dead-lettered messages" + (values.reason ? ` with reason ${values.reason}` : ""));
+        } else {
+          // One table row per message, its whole description wrapped beneath it: the fix is in there.
+          const [header, rule, ...lines] = formatTable(
+            ["seq", "message id", "subject", "reason", "deliveries", "age"],
+            rows.map((r) => [
+              r.sequenceNumber,
+              r.messageId,
+              r.subject ?? "",
+              r.reason ?? "",
+              String(r.deliveries ?? "?"),
+              formatAge(r.ageMs),
+            ]),
+            60,
+          ).split("\n");
+          say(`${header}\n${rule}`);
+          const width = Math.max(40, (stdout.columns ?? 110) - DESCRIPTION_INDENT.length);
+          rows.forEach((r, i) => {
+            say(lines[i]!);
+            for (const line of wrap(r.description ?? "(no description)", width)) {
+              say(`${DESCRIPTION_INDENT}${line}`);
+            }
+          });
+        }
         if (action !== "list") say(`dry run: would ${action} ${rows.length} message(s); nothing changed`);
         return EXIT.ok;
       }

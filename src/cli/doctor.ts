@@ -24,7 +24,7 @@ options:
 
 examples:
   keyless doctor
-  node --env-file .env.local src/cli/main.ts doctor --json
+  node --env-file=.env.local src/cli/main.ts doctor --json
   docker exec keyless-worker keyless doctor
 `;
 

@@ -64,8 +64,11 @@ if (import.meta.main) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      stderr.write(`keyless: ${(error as Error).stack ?? String(error)}\n`);
-      process.exitCode = 1;
+      // A usage mistake is one line that says what to do; anything else is a bug worth its stack trace.
+      const usage = (error as Error | undefined)?.name === "UsageError";
+      const text = usage ? (error as Error).message : `keyless: ${(error as Error).stack ?? String(error)}`;
+      stderr.write(`${text}\n`);
+      process.exitCode = usage ? 2 : 1;
     },
   );
 }

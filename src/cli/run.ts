@@ -36,6 +36,20 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await main(handlers, process.env);
   } finally {
-    await telemetry.shutdown(); // flush what the last messages produced
+    // Flush what the last messages produced, within a bound: a collector that is down costs seconds, not the exit.
+    const problem = await telemetry.shutdown();
+    if (problem) {
+      const { createLogger } = await import("../telemetry/logger.ts");
+      createLogger({ level: "warn" }).warn(problem);
+    }
+    exitSoonIfAnythingLingers();
   }
+}
+
+/**
+ * Everything is closed by now; whatever still holds the event loop (an exporter retrying a collector that is down)
+ * must not keep a stopping container alive until SIGKILL. The timer itself holds nothing (unref).
+ */
+function exitSoonIfAnythingLingers(): void {
+  setTimeout(() => process.exit(), 500).unref();
 }

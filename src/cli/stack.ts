@@ -12,9 +12,10 @@ Starts the local platform on loopback and runs until Ctrl-C (SIGINT) or SIGTERM:
   - the sample orders API, protected by app roles
 
 options:
+  --write-env PATH         write a dotenv file with everything a worker or SDK client needs
+                           (then: node --env-file=PATH src/cli/main.ts run)
   --tenant PATH            tenant file (default: the sample tenant)
   --topology PATH          Service Bus emulator Config.json (default: the sample topology)
-  --env-file PATH          write a dotenv file with everything a worker or SDK client needs
   --identity-port N        default ${DEFAULT_PORTS.identity}   (0 = any free port, for every port flag)
   --api-port N             default ${DEFAULT_PORTS.api}
   --amqps-port N           default ${DEFAULT_PORTS.amqps}
@@ -25,21 +26,28 @@ options:
   --public-host NAME       host name clients use, in the env file and the broker's certificate (default localhost)
   --identity-header VALUE  fixed IDENTITY_HEADER (default: random per start; env KEYLESS_IDENTITY_HEADER)
 
-Node consumes --env-file anywhere on its own command line; 'keyless' (bin/keyless) passes arguments behind
-"--" for you. Running the script directly, do the same: node src/cli/main.ts -- stack --env-file .env.local
+environment:
+  KEYLESS_STACK_PORTS=0    every port not given by a flag is a free one (CI, several stacks on one machine);
+                           the env file has them all
 
 examples:
-  keyless stack --env-file .env.local
-  node --env-file .env.local src/cli/main.ts run
-  keyless stack --identity-port 0 --api-port 0 --amqps-port 0 --amqp-port 0 --broker-http-port 0 --env-file /tmp/k.env
+  keyless stack --write-env .env.local
+  node --env-file=.env.local src/cli/main.ts run
+  KEYLESS_STACK_PORTS=0 keyless stack --write-env /tmp/k.env
 `;
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv.some((a) => a === "--env-file" || a.startsWith("--env-file="))) {
+    // Node takes --env-file from any command line (npx's too), so it cannot be ours.
+    throw new UsageError(
+      "keyless stack: --env-file is Node's own option; keyless stack writes its env file with --write-env PATH",
+    );
+  }
   const { values } = parseCommandArgs("stack", argv, {
     help: { type: "boolean", short: "h" },
     tenant: { type: "string" },
     topology: { type: "string" },
-    "env-file": { type: "string" },
+    "write-env": { type: "string" },
     "identity-port": { type: "string" },
     "api-port": { type: "string" },
     "amqps-port": { type: "string" },
@@ -55,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const port = (flag: string) =>
-    portOption("stack", flag, values[flag as keyof typeof values] as string | undefined);
+    portOption("stack", flag, values[flag as keyof typeof values] as string | undefined) ?? freePorts();
   const ports = Object.fromEntries(
     Object.entries({
       identity: port("identity-port"),
@@ -80,7 +88,9 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new UsageError(`keyless stack: ${(error as Error).message}; pass --*-port 0 to pick free ports`);
+      throw new UsageError(
+        `keyless stack: ${(error as Error).message}; stop what holds it, or pick free ports (--*-port 0, or KEYLESS_STACK_PORTS=0)`,
+      );
     }
     throw error;
   }
@@ -97,9 +107,9 @@ export async function run(argv: string[]): Promise<number> {
       "",
     ].join("\n"),
   );
-  if (values["env-file"]) {
-    await writeEnvFile(values["env-file"], env, "written by keyless stack; valid while it runs");
-    stdout.write(`wrote ${values["env-file"]}\n`);
+  if (values["write-env"]) {
+    await writeEnvFile(values["write-env"], env, "written by keyless stack; valid while it runs");
+    stdout.write(`wrote ${values["write-env"]}\n`);
   }
   stdout.write("Ctrl-C to stop\n");
   await new Promise<void>((resolve) => {
@@ -107,5 +117,15 @@ export async function run(argv: string[]): Promise<number> {
     process.once("SIGTERM", () => resolve());
   });
   await stack.close();
+  return 0;
+}
+
+/** KEYLESS_STACK_PORTS=0: free ports for every part whose port no flag gives; otherwise the defaults. */
+function freePorts(): 0 | undefined {
+  const raw = process.env.KEYLESS_STACK_PORTS?.trim();
+  if (!raw) return undefined;
+  if (raw !== "0") {
+    throw new UsageError(`keyless stack: KEYLESS_STACK_PORTS takes 0 (free ports) or nothing, got "${raw}"`);
+  }
   return 0;
 }

@@ -75,14 +75,16 @@ export class MissingAppRoleError extends PermanentError {
     const grants = details.missingRoles
       .map((role) => `keyless grant --identity ${details.objectId} --api ${resource} --role ${role}`)
       .join(" && ");
+    // Read in dead-letter lists and logs: what is wrong first, then the fix, then the details. Each line is a
+    // sentence, so it still reads well where line breaks are flattened. No token, only ids and role names.
     super(
       "MissingAppRole",
-      `Identity ${details.objectId}${details.appId ? ` (client id ${details.appId})` : ""} lacks app role` +
-        `${details.missingRoles.length > 1 ? "s" : ""} ${details.missingRoles.join(", ")} on API "${details.api}" (${resource}). ` +
-        `It has: ${details.grantedRoles.join(", ") || "no roles"}. ` +
-        `Grant it: ${grants} (or az rest -m POST -u https://graph.microsoft.com/v1.0/servicePrincipals/<API sp id>/appRoleAssignedTo ` +
-        `with principalId ${details.objectId}, resourceId and appRoleId). ` +
-        `Role changes reach tokens only when the cached token expires (up to ~24 h in Azure); then resubmit the dead-lettered messages.`,
+      [
+        `Missing app role${details.missingRoles.length > 1 ? "s" : ""} ${details.missingRoles.join(", ")} on API "${details.api}".`,
+        `Fix: ${grants} (it prints the az rest equivalent too).`,
+        `Tokens carry a new role once the identity's cached token expires (up to ~24 h in Azure); then: keyless dlq resubmit <entity> --reason MissingAppRole.`,
+        `Identity ${details.objectId}${details.appId ? ` (client id ${details.appId})` : ""} has on ${resource}: ${details.grantedRoles.join(", ") || "no roles"}.`,
+      ].join("\n"),
     );
     this.api = details.api;
     this.scope = details.scope;

@@ -61,7 +61,7 @@ export interface LocalStack {
    * official emulator): what a worker sees when Service Bus restarts and every connection drops.
    */
   restartBroker(): Promise<void>;
-  /** Everything a worker or an SDK client needs, as environment variables (what `--env-file` writes). */
+  /** Everything a worker or an SDK client needs, as environment variables (what `keyless stack --write-env` writes). */
   env(): Record<string, string>;
   close(): Promise<void>;
 }
@@ -173,6 +173,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         KEYLESS_CA_CERTS: ca.caCertPath,
         API_ORDERS_BASE_URL: ordersApi.url,
         API_ORDERS_SCOPE: `${ordersApp.identifierUris[0] ?? `api://${ordersApp.appId}`}/.default`,
+        // Several local workers share one machine (8080 is for containers): each takes a free port and logs it.
+        WORKER_HEALTH_PORT: "0",
       }),
       close: closeAll,
     };

@@ -15,7 +15,13 @@ export interface DeadLetterRow {
   readonly subject: string | undefined;
   readonly reason: string | undefined;
   readonly description: string | undefined;
-  readonly deliveryCount: number | undefined;
+  /**
+   * How many times the message was delivered, as people count (and .NET and the portal show it): a message
+   * dead-lettered on its first delivery shows 1. Service Bus writes deliveries − 1 into AMQP's delivery-count and the
+   * JS SDK passes that on as `deliveryCount`, so this is deliveryCount + 1. (A message that expired into the
+   * dead-letter queue without ever being delivered shows 1 too: the wire cannot tell the two apart.)
+   */
+  readonly deliveries: number | undefined;
   readonly enqueuedAt: string | undefined;
   /** Since the message was first enqueued (dead-lettering keeps that time). */
   readonly ageMs: number | undefined;
@@ -52,7 +58,7 @@ export function toRow(m: ServiceBusReceivedMessage, now = Date.now()): DeadLette
     subject: m.subject,
     reason: m.deadLetterReason,
     description: m.deadLetterErrorDescription,
-    deliveryCount: m.deliveryCount,
+    deliveries: m.deliveryCount === undefined ? undefined : m.deliveryCount + 1,
     enqueuedAt: m.enqueuedTimeUtc?.toISOString(),
     ageMs: m.enqueuedTimeUtc ? now - m.enqueuedTimeUtc.getTime() : undefined,
   };

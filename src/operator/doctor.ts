@@ -61,7 +61,7 @@ export async function runDoctor(
       check: "configuration",
       status: "fail",
       detail: problems.join("; "),
-      fix: "set the variables named (see 'keyless run --help'); locally: keyless stack --env-file .env.local",
+      fix: "set the variables named (see 'keyless run --help'); locally: keyless stack --write-env .env.local",
     });
   }
 

@@ -47,7 +47,7 @@ export function connectServiceBus(
     };
   }
   throw new Error(
-    "set SERVICEBUS_FULLY_QUALIFIED_NAMESPACE (managed identity) or SERVICEBUS_CONNECTION_STRING (emulator); locally: keyless stack --env-file .env.local, then node --env-file .env.local …",
+    "set SERVICEBUS_FULLY_QUALIFIED_NAMESPACE (managed identity) or SERVICEBUS_CONNECTION_STRING (emulator); locally: keyless stack --write-env .env.local, then node --env-file=.env.local …",
   );
 }
 

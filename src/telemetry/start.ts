@@ -1,4 +1,9 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
 import { AzureSdkInstrumentation } from "@azure/opentelemetry-instrumentation-azure-sdk";
+import { context, propagation } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
@@ -9,9 +14,15 @@ export type TelemetryMode = "otlp" | "console" | "off";
 
 export interface Telemetry {
   readonly mode: TelemetryMode;
-  /** Flushes and stops exporting; call it last on shutdown. */
-  shutdown(): Promise<void>;
+  /**
+   * Flushes and stops exporting; call it last on shutdown. Never rejects and takes at most FLUSH_TIMEOUT_MS, so an
+   * unreachable collector cannot push shutdown past the platform's grace; resolves with what went wrong, if anything.
+   */
+  shutdown(): Promise<string | undefined>;
 }
+
+/** Drain (WORKER_SHUTDOWN_GRACE_MS, 25 s) + this stays inside Container Apps' 30 s between SIGTERM and SIGKILL. */
+export const FLUSH_TIMEOUT_MS = 3_000;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -37,7 +48,10 @@ export async function startTelemetry(
 ): Promise<Telemetry> {
   const mode = telemetryMode(env);
   const extra = options.spanProcessors ?? [];
-  if (mode === "off" && extra.length === 0) return { mode, shutdown: async () => undefined };
+  if (mode === "off" && extra.length === 0) {
+    propagateWithoutExporting();
+    return { mode, shutdown: async () => undefined };
+  }
 
   const spanProcessors: SpanProcessor[] = [...extra];
   if (mode === "otlp") {
@@ -65,12 +79,36 @@ export async function startTelemetry(
   });
   sdk.start();
   await instrumentAzureSdk();
+  const destination = mode === "otlp" ? ` to ${new URL(otlpUrl(env, "traces")).origin}` : "";
   return {
     mode,
     shutdown: async () => {
-      await sdk.shutdown();
+      const timer = new AbortController();
+      const outcome = await Promise.race([
+        sdk.shutdown().then(
+          () => undefined,
+          (error: unknown) => (error as Error).message ?? String(error),
+        ),
+        sleep(FLUSH_TIMEOUT_MS, "timeout", { signal: timer.signal }).catch(() => undefined),
+      ]);
+      timer.abort();
+      if (outcome === undefined) return undefined;
+      const why = outcome === "timeout" ? `it did not finish within ${FLUSH_TIMEOUT_MS} ms` : outcome;
+      return `telemetry not flushed${destination}: ${why}; the last spans and metrics are lost`;
     },
   };
+}
+
+/**
+ * Exporting is optional; passing the trace context on is not. With no SDK the API's no-op tracer still hands a
+ * message's producer context to its child spans, so with W3C propagation and an async context manager registered the
+ * producer's `traceparent` reaches the API (and the API's own traces join the producer's), at no recording cost.
+ */
+function propagateWithoutExporting(): void {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
 }
 
 /** The signal's OTLP/HTTP URL from the given environment (the exporters would read process.env themselves). */

@@ -1,4 +1,5 @@
 import { ConfigError } from "./errors.ts";
+import { didYouMean, lookalikesOf } from "./lookalikes.ts";
 
 /** Where the worker receives from: a queue, or a topic subscription. */
 export type EntityRef =
@@ -182,11 +183,11 @@ export function loadConfig(env: Env): WorkerConfig {
   };
 
   const boolean = (s: { variable: string; default: boolean }) => {
-    const raw = read(s.variable)?.toLowerCase();
+    const raw = read(s.variable);
     if (raw === undefined) return s.default;
-    if (["true", "1", "yes"].includes(raw)) return true;
-    if (["false", "0", "no"].includes(raw)) return false;
-    problems.push(`${s.variable}: expected true or false, got "${raw}"`);
+    if (["true", "1"].includes(raw.toLowerCase())) return true;
+    if (["false", "0"].includes(raw.toLowerCase())) return false;
+    problems.push(`${s.variable}: expected true or false (or 1 or 0), got "${raw}"`);
     return s.default;
   };
 
@@ -195,7 +196,16 @@ export function loadConfig(env: Env): WorkerConfig {
   const apis = readApis(env, problems);
 
   const healthRaw = read(TUNING.healthPort.variable);
-  const healthPort = healthRaw?.toLowerCase() === "off" ? undefined : integer(TUNING.healthPort, 0, 65_535);
+  let healthPort: number | undefined = TUNING.healthPort.default;
+  if (healthRaw?.toLowerCase() === "off") healthPort = undefined;
+  else if (healthRaw !== undefined) {
+    healthPort = Number(healthRaw);
+    if (!/^\d+$/.test(healthRaw) || healthPort > 65_535) {
+      problems.push(
+        `${TUNING.healthPort.variable}: expected a port from 0 to 65535 (0 = any free port) or off (no health server), got "${healthRaw}"`,
+      );
+    }
+  }
 
   const logLevel = read(TUNING.logLevel.variable) ?? TUNING.logLevel.default;
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -232,8 +242,29 @@ export function loadConfig(env: Env): WorkerConfig {
       `${TUNING.concurrency.variable} + ${TUNING.readAhead.variable} (${config.concurrency + config.readAhead}) is the most messages the worker holds, and must be at least the number of SERVICEBUS_ENTITIES (${entities.length}) so each entity can hold one`,
     );
   }
+  hintAtLookalikes(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+/**
+ * A variable the worker reads that is unset while a misspelling of it is set: a required one's problem says so, an
+ * optional one becomes a problem of its own (its setting would silently be ignored).
+ */
+function hintAtLookalikes(env: Env, problems: string[]): void {
+  const required = problems.flatMap((p) => /^([A-Z0-9_]+): required/.exec(p)?.[1] ?? []);
+  const optional = [
+    ...Object.keys(VARIABLES).filter((name) => !name.includes("<")),
+    ...Object.values(TUNING).map((s) => s.variable),
+  ];
+  for (const name of new Set([...required, ...optional])) {
+    if (env[name]?.trim()) continue;
+    const lookalikes = lookalikesOf(name, env, isDocumentedVariable);
+    if (lookalikes.length === 0) continue;
+    const index = problems.findIndex((p) => p.startsWith(`${name}: required`));
+    if (index >= 0) problems[index] = `${problems[index]}; ${didYouMean(name, lookalikes)}`;
+    else problems.push(`${name}: not set; ${didYouMean(name, lookalikes)}`);
+  }
 }
 
 function readServiceBus(
@@ -242,7 +273,7 @@ function readServiceBus(
 ): ServiceBusTarget | undefined {
   const fqns = read("SERVICEBUS_FULLY_QUALIFIED_NAMESPACE");
   const connectionString = read("SERVICEBUS_CONNECTION_STRING");
-  // When both are set (as `keyless stack --env-file` writes them), the namespace and the managed identity win:
+  // When both are set (as `keyless stack --write-env` writes them), the namespace and the managed identity win:
   // that is the path production takes. The connection string is then ignored, never logged.
   if (fqns) {
     if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(fqns)) {

@@ -62,7 +62,7 @@ export function tokenFix(
       return (
         "IDENTITY_ENDPOINT is not set, so the identity SDK asks IMDS (169.254.169.254), which did not answer: " +
         "enable a managed identity on the app (Container Apps and App Service then set IDENTITY_ENDPOINT and IDENTITY_HEADER), " +
-        "or locally run keyless stack --env-file .env.local and load that file"
+        "or locally run keyless stack --write-env .env.local and load that file (node --env-file=.env.local …)"
       );
     case "AppService":
       if (/IDENTITY[-_]HEADER/i.test(said)) {

@@ -1,3 +1,5 @@
+import type { Logger } from "pino";
+
 import { CredentialConfigError } from "../identity/index.ts";
 import { createLogger } from "../telemetry/logger.ts";
 import { ConfigError } from "./errors.ts";
@@ -11,16 +13,14 @@ import type { WorkerHandle } from "./worker.ts";
  * locked).
  */
 export async function main(handlers: HandlerMap, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const bootLog = createLogger({ level: env.LOG_LEVEL ?? "info" });
+  // Not LOG_LEVEL: it may be the very thing that is wrong, and a configuration error must always be seen.
+  const bootLog = createLogger({ level: "info" });
   let worker: WorkerHandle;
-  let log;
+  let log: Logger;
   try {
     ({ worker, logger: log } = createWorkerFromEnv({ env, handlers }));
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof CredentialConfigError) {
-      bootLog.fatal((error as Error).message);
-      return 78; // EX_CONFIG
-    }
+    if (isConfigProblem(error)) return configFailure(bootLog, error);
     throw error;
   }
 
@@ -42,10 +42,30 @@ export async function main(handlers: HandlerMap, env: NodeJS.ProcessEnv = proces
     await worker.stopped;
     return 0;
   } catch (error) {
+    // A handler whose API is not configured, or WORKER_FAIL_ON_MISSING_ROLES with a role missing.
+    if (isConfigProblem(error)) return configFailure(log, error);
     log.fatal({ err: error }, "worker failed");
     return 1;
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
   }
+}
+
+const EX_CONFIG = 78;
+
+const isConfigProblem = (error: unknown): error is Error =>
+  error instanceof ConfigError || error instanceof CredentialConfigError;
+
+/**
+ * One log line that names every variable at fault and its fix, without a stack trace (the stack says nothing an
+ * operator can act on), then EX_CONFIG.
+ */
+function configFailure(log: Logger, error: Error): number {
+  const [heading, ...problems] = error.message
+    .split("\n")
+    .map((line) => line.trim().replace(/^- /, ""))
+    .filter(Boolean);
+  log.fatal({ problems }, `${heading} ${problems.join("; ")}`);
+  return EX_CONFIG;
 }

@@ -7,7 +7,7 @@ import {
   PermanentError,
   TransientError,
 } from "./errors.ts";
-import { excerpt } from "../shared/redact.ts";
+import { excerpt, redactSecrets } from "../shared/redact.ts";
 
 /**
  * The outcome policy: how one delivery ends, decided here and only here — from the failure classes of
@@ -180,5 +180,10 @@ export function describe(parts: {
     ...(parts.lastStatus !== undefined ? [`last HTTP status: ${parts.lastStatus}`] : []),
     ...(parts.traceId ? [`trace id: ${parts.traceId}`] : []),
   ];
-  return excerpt(`${parts.message} (${facts.join("; ")})`, 1024);
+  // Line breaks stay (people read these in keyless dlq and the portal); other white space is folded.
+  const text = redactSecrets(`${parts.message} (${facts.join("; ")})`)
+    .replace(/[^\S\n]+/g, " ")
+    .replace(/ *\n */g, "\n")
+    .trim();
+  return text.length > 1024 ? `${text.slice(0, 1024)}…` : text;
 }

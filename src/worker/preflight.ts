@@ -82,19 +82,3 @@ export async function runPreflight(
     objectId,
   };
 }
-
-/** The preflight as a plain-text table people can read in a log or a terminal. */
-export function formatPreflightTable(result: PreflightResult): string {
-  const header = ["handler", "api", "needs", "has", "status"];
-  const body = result.rows.map((r) => [
-    r.handler,
-    r.api,
-    r.needs.join(", ") || "-",
-    r.has === undefined ? "?" : r.has.join(", ") || "(none)",
-    r.error ? `no token: ${r.error}` : r.missing.length > 0 ? `MISSING ${r.missing.join(", ")}` : "ok",
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => Math.min(60, row[i]!.length))));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
-}

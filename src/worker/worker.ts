@@ -15,7 +15,7 @@ import { receiveFix, tokenFix } from "./fixes.ts";
 import type { HandlerMap } from "./handler.ts";
 import { type HealthReport, startHealthServer } from "./health-server.ts";
 import { createLifecycle, type WorkerState } from "./lifecycle.ts";
-import { formatPreflightTable, type PreflightResult, runPreflight } from "./preflight.ts";
+import { type PreflightResult, runPreflight } from "./preflight.ts";
 import { receiveLoop } from "./receive-loop.ts";
 import { Releasers } from "./releasers.ts";
 import { reportingCredential, SERVICE_BUS_SOURCE, TokenHealth } from "./token-health.ts";
@@ -154,21 +154,20 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
         if (row.error === undefined) tokenHealth.succeeded(row.api);
         else tokenHealth.failed(row.api, new Error(row.error));
       }
-      const table = formatPreflightTable(preflight);
+      // The table travels as rows (structured data in the JSON log); the dev view prints it as a table.
       if (preflight.tokensOk) {
         const missing = preflight.missingRoles;
         if (missing.length > 0) {
           log.warn(
             { preflight: preflight.rows },
-            `preflight: the identity lacks ${missing.join(", ")}; those messages will be dead-lettered (MissingAppRole)\n${table}`,
+            `preflight: the identity lacks ${missing.join(", ")}; those messages will be dead-lettered (MissingAppRole)`,
           );
-        } else
-          log.info({ preflight: preflight.rows }, `preflight: every handler's roles are granted\n${table}`);
+        } else log.info({ preflight: preflight.rows }, "preflight: every handler's roles are granted");
         return;
       }
       log.warn(
         { preflight: preflight.rows, attempt },
-        `preflight: could not get a token for every API; not ready yet\n${table}`,
+        "preflight: could not get a token for every API; not ready yet",
       );
       await tokenHealth.waitForAll(draining.signal).catch(() => undefined);
     }

@@ -107,15 +107,31 @@ describe("keyless dlq", () => {
     assert.equal(refund.subject, "orders.refund");
     assert.equal(messages.filter((m) => m.reason === "ApiRejected").length, 2);
     for (const m of messages) {
-      // Service Bus counts failed deliveries (abandon, lock expiry): one delivery then dead-lettered is 0.
-      assert.equal(typeof m.deliveryCount, "number");
+      // Each was delivered once (to the worker or the test's receiver), then dead-lettered.
+      assert.equal(m.deliveries, 1, m.messageId);
       assert.ok((m.ageMs ?? -1) >= 0);
     }
+  });
+
+  it("shows the whole description, fix included, and a message delivered once as 1 delivery", async () => {
+    const json = await runKeyless(["dlq", "list", "orders", "--json"], cliEnv);
+    const refund = json.json<{ messages: DeadLetterRow[] }>().messages.find((m) => m.messageId === refundId)!;
+    assert.ok((refund.description ?? "").length > 200, "a description longer than any column");
 
     const text = await runKeyless(["dlq", "list", "orders", "--reason", "missingapprole"], cliEnv);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /seq\s+message id\s+subject\s+reason\s+description\s+deliveries\s+age/);
-    assert.ok(text.stdout.includes(refundId));
+    const lines = text.stdout.split("\n");
+    const header = lines.findIndex((l) => /^seq\s+message id\s+subject\s+reason\s+deliveries\s+age$/.test(l));
+    assert.ok(header >= 0, text.stdout);
+    const row = lines.find((l) => l.includes(refundId)) ?? "";
+    assert.match(row, new RegExp(`${refundId}\\s+orders\\.refund\\s+MissingAppRole\\s+1\\s+\\d+ s$`));
+    const beneath = lines
+      .slice(lines.indexOf(row) + 1)
+      .filter((l) => l.startsWith("    "))
+      .map((l) => l.trim())
+      .join(" ");
+    assert.equal(beneath, refund.description, "the description, whole, wrapped beneath its row");
+    assert.match(beneath, /Fix: keyless grant --identity \S+ --api \S+ --role Orders\.Refund/);
     assert.ok(!rejectedIds.some((id) => text.stdout.includes(id)), "the reason filter applies");
   });
 

@@ -8,6 +8,7 @@ import { parseEnv } from "node:util";
 import { after, before, describe, it } from "node:test";
 
 import { ManagedIdentityCredential } from "@azure/identity";
+import { ServiceBusClient } from "@azure/service-bus";
 
 const KEYLESS = new URL("../../bin/keyless", import.meta.url).pathname;
 
@@ -22,7 +23,7 @@ async function waitForFile(path: string, child: ChildProcess, timeoutMs = 20_000
   throw new Error(`${path} was not written`);
 }
 
-describe("keyless stack --env-file", () => {
+describe("keyless stack --write-env", () => {
   let dir: string;
   let child: ChildProcess;
   let env: Record<string, string | undefined>;
@@ -31,31 +32,15 @@ describe("keyless stack --env-file", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "keyless-stack-"));
     const envFile = join(dir, "local.env");
-    // Through bin/keyless, as `npx keyless stack --env-file …` runs it.
-    child = spawn(
-      KEYLESS,
-      [
-        "stack",
-        "--identity-port",
-        "0",
-        "--api-port",
-        "0",
-        "--amqps-port",
-        "0",
-        "--amqp-port",
-        "0",
-        "--broker-http-port",
-        "0",
-        "--ca-dir",
-        join(dir, "ca"),
-        "--env-file",
-        envFile,
-      ],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
+    // Through bin/keyless, as `npx keyless stack --write-env …` runs it; every port a free one.
+    child = spawn(KEYLESS, ["stack", "--ca-dir", join(dir, "ca"), "--write-env", envFile], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        KEYLESS_STACK_PORTS: "0",
+        PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
       },
-    );
+    });
     child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
     env = parseEnv(await waitForFile(envFile, child));
@@ -105,9 +90,34 @@ describe("keyless stack --env-file", () => {
     assert.equal((await post("orders/s-1/refunds", { amount: 1, currency: "EUR" })).status, 403);
   });
 
-  it("stops on SIGINT and exits 0", async () => {
-    child.kill("SIGINT");
-    const [code] = (await once(child, "exit")) as [number | null];
-    assert.equal(code, 0);
+  it("points at --write-env when given Node's own --env-file", async () => {
+    const wrong = spawn(KEYLESS, ["stack", "--env-file", join(dir, "local.env")], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
+    });
+    let stderr = "";
+    wrong.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(wrong, "exit")) as [number | null];
+    assert.equal(code, 2);
+    assert.equal(
+      stderr,
+      "keyless stack: --env-file is Node's own option; keyless stack writes its env file with --write-env PATH\n",
+    );
+  });
+
+  it("stops on SIGINT and exits 0, even with a client still connected", async () => {
+    // A worker left running in another terminal: its AMQP connection must not keep the stack alive.
+    const client = new ServiceBusClient(env.SERVICEBUS_CONNECTION_STRING!, {
+      retryOptions: { maxRetries: 0 },
+    });
+    const receiver = client.createReceiver("orders");
+    await receiver.peekMessages(1);
+    try {
+      child.kill("SIGINT");
+      const [code] = (await once(child, "exit")) as [number | null];
+      assert.equal(code, 0);
+    } finally {
+      await client.close().catch(() => undefined);
+    }
   });
 });

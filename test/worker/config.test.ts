@@ -107,4 +107,70 @@ describe("loadConfig", () => {
   it("turns the health server off with WORKER_HEALTH_PORT=off", () => {
     assert.equal(loadConfig({ ...minimal, WORKER_HEALTH_PORT: "off" }).healthPort, undefined);
   });
+
+  it("accepts only true or false (or 1 or 0) for a boolean, naming the variable otherwise", () => {
+    assert.equal(loadConfig({ ...minimal, WORKER_FAIL_ON_MISSING_ROLES: "TRUE" }).failOnMissingRoles, true);
+    assert.equal(loadConfig({ ...minimal, WORKER_FAIL_ON_MISSING_ROLES: "0" }).failOnMissingRoles, false);
+    for (const raw of ["yes", "no", "on"]) {
+      assert.deepEqual(problemsOf({ ...minimal, WORKER_FAIL_ON_MISSING_ROLES: raw }), [
+        `WORKER_FAIL_ON_MISSING_ROLES: expected true or false (or 1 or 0), got "${raw}"`,
+      ]);
+    }
+  });
+
+  it("names LOG_LEVEL and the levels it allows", () => {
+    const [problem] = problemsOf({ ...minimal, LOG_LEVEL: "verbose" });
+    assert.match(
+      problem!,
+      /^LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, silent, got "verbose"$/,
+    );
+  });
+
+  it("says that WORKER_HEALTH_PORT also takes off", () => {
+    const [problem] = problemsOf({ ...minimal, WORKER_HEALTH_PORT: "none" });
+    assert.match(
+      problem!,
+      /^WORKER_HEALTH_PORT: expected a port from 0 to 65535 \(0 = any free port\) or off/,
+    );
+    assert.equal(loadConfig({ ...minimal, WORKER_HEALTH_PORT: "0" }).healthPort, 0);
+  });
+
+  it("asks whether a misspelled name was meant when a required variable is missing", () => {
+    const { SERVICEBUS_ENTITIES: _, ...rest } = minimal;
+    assert.deepEqual(problemsOf({ ...rest, SERVICEBUS_ENTITES: "orders" }), [
+      "SERVICEBUS_ENTITIES: required: comma-separated queues or topic/subscriptions/name; did you mean SERVICEBUS_ENTITIES? (SERVICEBUS_ENTITES is set)",
+    ]);
+    const { API_ORDERS_SCOPE: __, ...noScope } = minimal;
+    const [scope] = problemsOf({ ...noScope, API_ORDERS_SCOPES: minimal.API_ORDERS_SCOPE });
+    assert.match(
+      scope!,
+      /^API_ORDERS_SCOPE: required.*; did you mean API_ORDERS_SCOPE\? \(API_ORDERS_SCOPES is set\)$/,
+    );
+  });
+
+  it("refuses a misspelled optional variable instead of silently keeping the default", () => {
+    assert.deepEqual(problemsOf({ ...minimal, worker_concurency: "4" }), [
+      "WORKER_CONCURRENCY: not set; did you mean WORKER_CONCURRENCY? (worker_concurency is set)",
+    ]);
+  });
+
+  it("takes no offence at the variables keyless stack and the Azure platforms set", () => {
+    const config = loadConfig({
+      ...minimal,
+      AZURE_TENANT_ID: "7c6b3a6e-0c5f-4bb8-9a8e-2f4f3f0e9d11",
+      AZURE_CLIENT_ID: "eb7db80e-1d4d-44ad-8bd1-b8954bad2e36",
+      KEYLESS_AUTHORITY: "http://127.0.0.1:42356",
+      KEYLESS_GRAPH_URL: "http://127.0.0.1:42356/graph",
+      KEYLESS_ADMIN_CLIENT_ID: "9600f50e-2365-4746-995f-dfd2972ecd9e",
+      IDENTITY_ENDPOINT: "http://127.0.0.1:42356/msi/token",
+      IDENTITY_HEADER: "x",
+      MSI_ENDPOINT: "http://127.0.0.1:42356/msi/token",
+      MSI_SECRET: "x",
+      CONTAINER_APP_NAME: "orders-worker",
+      WEBSITE_SITE_NAME: "orders-worker",
+      HOSTNAME: "orders-worker-1",
+      NODE_ENV: "production",
+    });
+    assert.equal(config.entities[0]?.path, "orders");
+  });
 });

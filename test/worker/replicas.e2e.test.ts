@@ -14,7 +14,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Replicas as containers run them: `keyless run` processes competing for one queue. */
 async function startReplicas(stack: TestStack, count: number) {
   const replicas = Array.from({ length: count }, () =>
-    spawnWorker(stack, { WORKER_CONCURRENCY: "4", WORKER_READ_AHEAD: "2", WORKER_SHUTDOWN_GRACE_MS: "3000" }),
+    spawnWorker(
+      stack.workerEnv({
+        LOG_LEVEL: "info",
+        WORKER_CONCURRENCY: "4",
+        WORKER_READ_AHEAD: "2",
+        WORKER_SHUTDOWN_GRACE_MS: "3000",
+      }),
+    ),
   );
   await Promise.all(
     replicas.map((r, i) => until(() => r.output().includes("worker state: running"), 30_000, `replica ${i}`)),

@@ -16,11 +16,14 @@ describe("stopping and crashing", () => {
   after(() => stack?.close());
 
   it("drains on SIGTERM: every message ends completed or back on the queue, none lost, none applied twice", async () => {
-    const { child, output } = spawnWorker(stack, {
-      WORKER_CONCURRENCY: "2",
-      WORKER_READ_AHEAD: "2",
-      WORKER_SHUTDOWN_GRACE_MS: "1000",
-    });
+    const { child, output } = spawnWorker(
+      stack.workerEnv({
+        LOG_LEVEL: "info",
+        WORKER_CONCURRENCY: "2",
+        WORKER_READ_AHEAD: "2",
+        WORKER_SHUTDOWN_GRACE_MS: "1000",
+      }),
+    );
     await until(() => output().includes("worker state: running"), 20_000, "the worker to run");
     // Two quick handlers complete; two slow ones are running when SIGTERM comes and are aborted by the 1 s grace
     // period; the rest were never started.
@@ -55,7 +58,7 @@ describe("stopping and crashing", () => {
   });
 
   it("loses nothing when killed: locked messages return after their locks expire and are applied once", async () => {
-    const { child, output } = spawnWorker(stack, { WORKER_CONCURRENCY: "4" });
+    const { child, output } = spawnWorker(stack.workerEnv({ LOG_LEVEL: "info", WORKER_CONCURRENCY: "4" }));
     await until(() => output().includes("worker state: running"), 20_000, "the worker to run");
     const sent = await sendFulfilments(stack, 4, () => `slow-3000-${randomUUID()}`);
     await sleep(1_500); // every handler is inside its API call now

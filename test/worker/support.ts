@@ -87,18 +87,11 @@ export async function sendFulfilments(
 
 const KEYLESS = new URL("../../bin/keyless", import.meta.url).pathname;
 
-/** `keyless run` as its own process, as a container runs it. */
-export function spawnWorker(
-  stack: TestStack,
-  overrides: Record<string, string>,
-): { child: ChildProcess; output: () => string } {
+/** `keyless run` as its own process, as a container runs it: `env` is its whole environment (plus PATH and HOME). */
+export function spawnWorker(env: Record<string, string>): { child: ChildProcess; output: () => string } {
   let output = "";
   const child = spawn(KEYLESS, ["run"], {
-    env: {
-      ...process.env,
-      ...stack.workerEnv({ LOG_LEVEL: "info", ...overrides }),
-      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
-    },
+    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: process.env.HOME, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
@@ -106,7 +99,7 @@ export function spawnWorker(
   return { child, output: () => output };
 }
 
-/** Polls `condition` every 25 ms until it holds; fails naming `what` after `timeoutMs`. */
+/** Waits until `condition` holds, checking every 25 ms. */
 export async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {

@@ -16,7 +16,7 @@ import { ConnectionAuth } from "./connection-auth.ts";
 import { DeliveryLink, deliveryLocks } from "./delivery-link.ts";
 import { AmqpRefusal, type AmqpErrorShape, invalidToken, lockLost, messageTooLarge } from "./errors.ts";
 import { handleManagementRequest } from "./management.ts";
-import { acceptedOutcome, internals, rejectedOutcome } from "./rhea-internals.ts";
+import { acceptedOutcome, internals, rejectedOutcome, transportGone } from "./rhea-internals.ts";
 import type { Outcome, Properties } from "./message-store.ts";
 import type { Namespace } from "./namespace.ts";
 import { decodeSent } from "./wire-message.ts";
@@ -128,7 +128,13 @@ export class AmqpServer {
       if (!connection.is_open()) socket.destroy();
     }, OPEN_DEADLINE_MS);
     deadline.unref();
-    socket.once("close", () => clearTimeout(deadline));
+    let told = false;
+    const tell = () => (told = true);
+    socket.once("end", tell).once("error", tell);
+    socket.once("close", () => {
+      clearTimeout(deadline);
+      if (!told) transportGone(connection);
+    });
     (connection as unknown as { accept(s: net.Socket): void }).accept(socket);
   }
 

@@ -3,7 +3,7 @@
  * delivery outcomes). Kept in one place so an upgrade of rhea has one file to check.
  */
 import rhea from "rhea";
-import type { Message, Receiver, Sender } from "rhea";
+import type { Connection, Message, Receiver, Sender } from "rhea";
 
 import type { AmqpErrorShape } from "./errors.ts";
 
@@ -61,3 +61,11 @@ export const acceptedOutcome = () => outcomes.accepted().described();
 export const rejectedOutcome = (error: AmqpErrorShape) => outcomes.rejected({ error }).described();
 /** rhea.message.decode, typed with the same Message type the rest of rhea's typings use. */
 export const decodeMessage = (bytes: Buffer): Message => outcomes.decode(bytes);
+
+/**
+ * Tells a connection its transport is gone. rhea learns that from the socket's "end" or "error" only, so a socket
+ * that just closes (destroyed by the broker on shutdown, or a peer that vanished) would leave its heartbeat timers
+ * re-arming themselves and the process alive.
+ */
+export const transportGone = (connection: Connection): void =>
+  (connection as unknown as { eof(): void }).eof();
