@@ -130,7 +130,12 @@ describe("keyless dlq", () => {
       .filter((l) => l.startsWith("    "))
       .map((l) => l.trim())
       .join(" ");
-    assert.equal(beneath, refund.description, "the description, whole, wrapped beneath its row");
+    // Wrapped to the terminal, each of its own lines kept: the same words, in order, nothing cut.
+    assert.equal(
+      beneath,
+      refund.description?.replace(/\s+/g, " "),
+      "the description, whole, wrapped beneath its row",
+    );
     assert.match(beneath, /Fix: keyless grant --identity \S+ --api \S+ --role Orders\.Refund/);
     assert.ok(!rejectedIds.some((id) => text.stdout.includes(id)), "the reason filter applies");
   });

@@ -46,7 +46,8 @@ describe("the MissingAppRole description", () => {
     assert.ok(!description.includes("…"), "nothing was cut");
     assert.ok(description.includes("--role Orders.Refund && keyless grant"));
     assert.ok(
-      description.startsWith('Missing app roles Orders.Refund, Orders.Fulfil on API "orders". Fix: '),
+      description.startsWith('Missing app roles Orders.Refund, Orders.Fulfil on API "orders".\nFix: '),
+      "its line breaks kept: a short first line, then the fix",
     );
   });
 });

@@ -232,6 +232,10 @@ describe("the README, followed on a fresh clone", () => {
     }
     // The story's end: the worker still running has completed what was resubmitted.
     if (commands.some((c) => / dlq resubmit /.test(c.text))) {
+      // The worker logs the completion just after the broker has applied it: give the line a moment.
+      const deadline = Date.now() + 10_000;
+      while (!/"msg":"message completed"/.test(terminals.get("2")?.output() ?? "") && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       assert.match(terminals.get("2")?.output() ?? "", /"msg":"message completed"/);
     }
   };

@@ -39,6 +39,14 @@ describe("the preflight in the worker's JSON log", () => {
         has: ["Orders.Read", "Orders.Fulfil"],
         missing: ["Orders.Refund"],
       },
+      // The test fixtures' handler that needs no role.
+      {
+        handler: "orders.cancelled-check",
+        api: "orders",
+        needs: [],
+        has: ["Orders.Read", "Orders.Fulfil"],
+        missing: [],
+      },
     ]);
   });
 });
