@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 
 import { formatTable, wrap } from "../operator/report.ts";
+import type { WorkerHandle } from "../worker/index.ts";
 import type { PreflightRow } from "../worker/preflight.ts";
 
 const useColour = process.stdout.isTTY && process.env.NO_COLOR === undefined;
@@ -16,26 +17,15 @@ const width = Math.max(40, (process.stdout.columns ?? 110) - 6);
 interface LogLine {
   msg?: string;
   level?: string;
-  messageId?: string;
-  subject?: string;
-  attempt?: number;
-  delayMs?: number;
-  reason?: string;
-  description?: string;
-  why?: string;
-  state?: string;
   err?: string;
   preflight?: PreflightRow[];
 }
 
 /**
- * Turns the worker's JSON log into the lines people watch in `keyless dev`: state changes, retries and outcomes,
- * as they happen. Everything else stays out of the way (set LOG_LEVEL=debug and use `keyless run` for raw logs).
+ * The worker's JSON log in `keyless dev`: only the preflight and errors reach the screen (the rest is said by
+ * watchWorker from the worker's events; set LOG_LEVEL=debug and use `keyless run` for raw logs).
  */
-export function devLogView(
-  write: (line: string) => void,
-  labelOf: (messageId: string | undefined) => string,
-): Writable {
+export function devLogView(write: (line: string) => void): Writable {
   let buffered = "";
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -51,7 +41,7 @@ export function devLogView(
         } catch {
           continue;
         }
-        const text = render(line, labelOf);
+        const text = render(line);
         if (text) write(text);
       }
       callback();
@@ -59,29 +49,43 @@ export function devLogView(
   });
 }
 
-function render(line: LogLine, labelOf: (messageId: string | undefined) => string): string | undefined {
-  const who = `${labelOf(line.messageId)} ${dim(line.subject ?? "")}`;
-  switch (line.msg) {
-    case "transient failure, retrying":
-      return `  ${yellow("↻ retry")}      ${who} ${dim(`attempt ${line.attempt} failed, next in ${line.delayMs} ms: ${line.reason ?? ""}`)}`;
-    case "message completed":
-      return `  ${green("✔ completed")}  ${who}`;
-    case "message dead-lettered":
-      return `  ${red("✖ dead-letter")} ${who} ${bold(line.reason ?? "")}\n${wrap(
-        line.description ?? "",
-        width,
-      )
+/** Only what the worker's events do not say: the preflight table and errors. */
+function render(line: LogLine): string | undefined {
+  if (line.msg?.startsWith("preflight"))
+    return line.preflight ? `${line.msg}\n${preflightTable(line.preflight)}` : line.msg;
+  if (line.level === "error" || line.level === "fatal") return red(`${line.msg ?? ""} ${line.err ?? ""}`);
+  return undefined;
+}
+
+/**
+ * The lines people watch in `keyless dev`, from the worker's typed events: state changes, retries and outcomes,
+ * as they happen.
+ */
+export function watchWorker(
+  worker: Pick<WorkerHandle, "on">,
+  write: (line: string) => void,
+  labelOf: (messageId: string | undefined) => string,
+): void {
+  const who = (e: { messageId: string; subject: string | undefined }) =>
+    `${labelOf(e.messageId)} ${dim(e.subject ?? "")}`;
+  worker.on("state", (e) => write(dim(`worker ${e.state}`)));
+  worker.on("delivery.retried", (e) =>
+    write(
+      `  ${yellow("↻ retry")}      ${who(e)} ${dim(`attempt ${e.attempt} failed, next in ${e.delayMs} ms: ${e.reason}`)}`,
+    ),
+  );
+  worker.on("delivery.settled", (e) => {
+    const o = e.outcome;
+    if (o.kind === "complete") write(`  ${green("✔ completed")}  ${who(e)}`);
+    else if (o.kind === "abandon") write(`  ${yellow("↩ abandoned")}  ${who(e)} ${dim(o.why)}`);
+    else if (o.kind === "lockLost") write(`  ${yellow("↩ lock lost")}  ${who(e)} ${dim(o.why)}`);
+    else {
+      const description = wrap(o.description, width)
         .map((text) => `      ${dim(text)}`)
-        .join("\n")}`;
-    case "message abandoned for redelivery":
-      return `  ${yellow("↩ abandoned")}  ${who} ${dim(line.why ?? "")}`;
-    default:
-      if (line.msg?.startsWith("worker state:")) return dim(`worker ${line.state}`);
-      if (line.msg?.startsWith("preflight"))
-        return line.preflight ? `${line.msg}\n${preflightTable(line.preflight)}` : line.msg;
-      if (line.level === "error" || line.level === "fatal") return red(`${line.msg ?? ""} ${line.err ?? ""}`);
-      return undefined;
-  }
+        .join("\n");
+      write(`  ${red("✖ dead-letter")} ${who(e)} ${bold(o.reason)}\n${description}`);
+    }
+  });
 }
 
 /** The worker's preflight rows as the table people read: handler, API, roles needed and granted, status. */

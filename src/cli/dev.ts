@@ -4,7 +4,7 @@ import { stdout } from "node:process";
 import type { OutcomeEvent } from "../worker/dispatcher.ts";
 import { parseCommandArgs } from "./args.ts";
 import { demoMessages } from "./demo-messages.ts";
-import { bold, devLogView, dim, green, red, yellow } from "./dev-view.ts";
+import { bold, devLogView, dim, green, red, watchWorker, yellow } from "./dev-view.ts";
 
 const HELP = `usage: keyless dev [--exit-when-idle] [--no-demo]
 
@@ -111,10 +111,11 @@ export async function run(argv: string[]): Promise<number> {
   let retries = 0;
   const logger = createLogger({
     level: "info",
-    destination: devLogView(print, labelOf),
+    destination: devLogView(print),
   });
   const { worker, identity } = createWorkerFromEnv({ env, handlers, logger, receiveWaitMs: 1_000 });
   print(dim(`  worker identity: ${identity}`));
+  watchWorker(worker, print, labelOf);
   worker.on("delivery.retried", () => (retries += 1));
   worker.on("delivery.settled", (event) => {
     if (event.outcome.kind === "complete" || event.outcome.kind === "deadLetter")
