@@ -6,7 +6,7 @@ import {
   createRoleTokenProvider,
   readTokenClaims,
 } from "../identity/index.ts";
-import { type EntityRef, loadConfig, type WorkerConfig } from "../worker/config.ts";
+import { type EntityRef, loadConfig, missingApiFix, type WorkerConfig } from "../worker/config.ts";
 import { ConfigError } from "../worker/errors.ts";
 import type { HandlerMap } from "../worker/handler.ts";
 import { receiveFix, serviceBusErrorOf, tokenFix } from "../worker/fixes.ts";
@@ -140,7 +140,7 @@ export async function runDoctor(
               resource,
               error: new Error(row.error),
             })
-          : `set API_${row.api.toUpperCase()}_BASE_URL and API_${row.api.toUpperCase()}_SCOPE`,
+          : missingApiFix(row.api),
       });
     } else if (row.missing.length > 0) {
       add({

@@ -1,4 +1,5 @@
 import { AzureCliCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import { withinTime } from "../shared/time-limit.ts";
 
 export const DEFAULT_GRAPH_URL = "https://graph.microsoft.com";
 const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
@@ -69,22 +70,17 @@ export function createGraphClient(options: {
   const timeoutMs = options.timeoutMs ?? 30_000;
 
   const token = async () => {
-    let timer: NodeJS.Timeout | undefined;
-    // The identity SDK can wait forever on a hanging endpoint; give up with a message instead.
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no token for Microsoft Graph within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
     try {
-      const got = await Promise.race([options.credential.getToken(GRAPH_SCOPE), timeout]);
+      // The identity SDK can wait forever on a hanging endpoint; give up with a message instead.
+      const got = await withinTime(
+        options.credential.getToken(GRAPH_SCOPE),
+        timeoutMs,
+        "token for Microsoft Graph",
+      );
       if (!got) throw new Error("the credential returned no token for Microsoft Graph");
       return got.token;
     } catch (error) {
       throw new Error(`cannot get a Microsoft Graph token: ${(error as Error).message}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
     }
   };
 

@@ -2,6 +2,7 @@ import type { TokenCredential } from "@azure/identity";
 import { ServiceBusClient, type ServiceBusClientOptions } from "@azure/service-bus";
 
 import { chooseCredential } from "../identity/index.ts";
+import { endpointOf, parseEntity } from "../worker/config.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -39,7 +40,7 @@ export function connectServiceBus(
   }
   const connectionString = effective.SERVICEBUS_CONNECTION_STRING?.trim();
   if (connectionString) {
-    const endpoint = /(?:^|;)\s*Endpoint\s*=\s*sb:\/\/([^;/]+)/i.exec(connectionString)?.[1] ?? "?";
+    const endpoint = hostOf(endpointOf(connectionString));
     return {
       client: new ServiceBusClient(connectionString, options.clientOptions ?? {}),
       description: `${endpoint} with SERVICEBUS_CONNECTION_STRING (shared key; emulators only)`,
@@ -53,27 +54,23 @@ export function connectServiceBus(
 
 export { serviceBusErrorOf } from "../worker/fixes.ts";
 
-/** Splits an entity argument: `queue` or `topic/subscriptions/name`. */
+/** Splits an entity argument: `queue` or `topic/subscriptions/name` (the worker's own parsing). */
 export function entityParts(entity: string): { queue: string } | { topic: string; subscription: string } {
-  const parts = entity.split("/");
-  if (parts.length === 3 && parts[1]?.toLowerCase() === "subscriptions") {
-    return { topic: parts[0]!, subscription: parts[2]! };
-  }
-  if (parts.length === 1 && parts[0]) return { queue: parts[0] };
-  throw new Error(`"${entity}" is neither a queue name nor topic/subscriptions/name`);
+  const parsed = parseEntity(entity);
+  if (!parsed) throw new Error(`"${entity}" is neither a queue name nor topic/subscriptions/name`);
+  return parsed.kind === "queue"
+    ? { queue: parsed.queue }
+    : { topic: parsed.topic, subscription: parsed.subscription };
 }
 
-/** Races a promise against a time limit that names what was being waited for. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+/** `sb://host:port/` → `host:port`, for people to read. */
+function hostOf(endpoint: string | undefined): string {
+  if (!endpoint) return "?";
   try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
+    return new URL(endpoint).host || "?";
+  } catch {
+    return "?";
   }
 }
+
+export { withinTime as within } from "../shared/time-limit.ts";

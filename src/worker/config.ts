@@ -284,7 +284,7 @@ function readServiceBus(
     return { kind: "identity", fullyQualifiedNamespace: fqns };
   }
   if (connectionString) {
-    const endpoint = /(?:^|;)\s*Endpoint\s*=\s*([^;]+)/i.exec(connectionString)?.[1];
+    const endpoint = endpointOf(connectionString);
     if (!endpoint) {
       // Never echo the connection string: it carries a key.
       problems.push("SERVICEBUS_CONNECTION_STRING: has no Endpoint=sb://… part");
@@ -298,6 +298,32 @@ function readServiceBus(
   return undefined;
 }
 
+/** The `Endpoint=sb://…` part of a connection string (never the key), or undefined. */
+export function endpointOf(connectionString: string): string | undefined {
+  return /(?:^|;)\s*Endpoint\s*=\s*([^;]+)/i.exec(connectionString)?.[1]?.trim();
+}
+
+/** `queue` or `topic/subscriptions/name` (case-insensitive "subscriptions"), or undefined when it is neither. */
+export function parseEntity(text: string): EntityRef | undefined {
+  const segments = text.split("/");
+  const valid = (s: string | undefined) => s !== undefined && /^[A-Za-z0-9][\w.-]*$/.test(s);
+  if (segments.length === 1 && valid(segments[0])) return { kind: "queue", queue: text, path: text };
+  if (
+    segments.length === 3 &&
+    segments[1]?.toLowerCase() === "subscriptions" &&
+    valid(segments[0]) &&
+    valid(segments[2])
+  ) {
+    return {
+      kind: "subscription",
+      topic: segments[0]!,
+      subscription: segments[2]!,
+      path: `${segments[0]}/subscriptions/${segments[2]}`,
+    };
+  }
+  return undefined;
+}
+
 function readEntities(raw: string | undefined, problems: string[]): EntityRef[] {
   if (!raw) {
     problems.push("SERVICEBUS_ENTITIES: required: comma-separated queues or topic/subscriptions/name");
@@ -305,25 +331,9 @@ function readEntities(raw: string | undefined, problems: string[]): EntityRef[] 
   }
   const entities: EntityRef[] = [];
   for (const part of raw.split(",").map((s) => s.trim())) {
-    const segments = part.split("/");
-    const valid = (s: string | undefined) => s !== undefined && /^[A-Za-z0-9][\w.-]*$/.test(s);
-    if (segments.length === 1 && valid(segments[0])) {
-      entities.push({ kind: "queue", queue: part, path: part });
-    } else if (
-      segments.length === 3 &&
-      segments[1]?.toLowerCase() === "subscriptions" &&
-      valid(segments[0]) &&
-      valid(segments[2])
-    ) {
-      entities.push({
-        kind: "subscription",
-        topic: segments[0]!,
-        subscription: segments[2]!,
-        path: `${segments[0]}/subscriptions/${segments[2]}`,
-      });
-    } else {
-      problems.push(`SERVICEBUS_ENTITIES: "${part}" is neither a queue name nor topic/subscriptions/name`);
-    }
+    const entity = parseEntity(part);
+    if (entity) entities.push(entity);
+    else problems.push(`SERVICEBUS_ENTITIES: "${part}" is neither a queue name nor topic/subscriptions/name`);
   }
   const paths = entities.map((e) => e.path.toLowerCase());
   if (new Set(paths).size !== paths.length)
@@ -403,4 +413,10 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** What a handler whose API is not configured needs: the one wording the worker, the preflight and doctor use. */
+export function missingApiFix(api: string): string {
+  const upper = api.toUpperCase();
+  return `set API_${upper}_BASE_URL and API_${upper}_SCOPE`;
 }

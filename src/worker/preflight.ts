@@ -1,5 +1,5 @@
 import type { RoleTokenSource } from "./api-client.ts";
-import type { ApiConfig } from "./config.ts";
+import { type ApiConfig, missingApiFix } from "./config.ts";
 import type { HandlerMap } from "./handler.ts";
 import { excerpt } from "../shared/redact.ts";
 
@@ -46,7 +46,7 @@ export async function runPreflight(
         needs: handler.roles,
         has: undefined,
         missing: [...handler.roles],
-        error: `API_${handler.api.toUpperCase()}_BASE_URL and API_${handler.api.toUpperCase()}_SCOPE are not set`,
+        error: `API "${handler.api}" is not configured: ${missingApiFix(handler.api)}`,
       });
       continue;
     }

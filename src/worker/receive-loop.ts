@@ -8,6 +8,7 @@ import type { Custody, CustodyRecord, Reservation } from "./custody.ts";
 import type { TokenHealth } from "./token-health.ts";
 import { serviceBusErrorOf } from "./fixes.ts";
 import { excerpt } from "../shared/redact.ts";
+import { withinTime } from "../shared/time-limit.ts";
 
 export interface ReceiveLoopOptions {
   readonly client: () => ServiceBusClient;
@@ -86,11 +87,13 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
     let messages: ServiceBusReceivedMessage[];
     const shortWait = busy;
     try {
-      messages = await withWatchdog(
+      // A receive call that outlives its own wait by far is a sign of a silently dead link.
+      messages = await withinTime(
         // Not aborted on stop: messages the broker already locked for us would be dropped by the SDK and come back
         // only when their locks expire. The call ends within maxWaitMs, and what it brings is abandoned at once.
         receiver.receiveMessages(reservation.credit, { maxWaitTimeInMs: busy ? BUSY_WAIT_MS : maxWaitMs }),
         maxWaitMs + 30_000,
+        `receive from ${o.entity.path}`,
       );
       failures = 0;
       busy = messages.length > 0;
@@ -139,13 +142,4 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
     messages.forEach((message, i) => o.dispatch(records[i]!, message, from, o.entity));
   }
   retire.add(receiver);
-}
-
-/** Rejects when a receive call outlives its own wait by far: a sign of a silently dead link. */
-function withWatchdog<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const watchdog = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`receive did not return within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, watchdog]).finally(() => clearTimeout(timer));
 }

@@ -9,6 +9,7 @@ import { SpanKind, withSpan } from "../telemetry/span.ts";
 import type { Outcome } from "./outcome.ts";
 import { receivedOnLiveLink, settleByLockToken } from "./servicebus-internals.ts";
 import { excerpt } from "../shared/redact.ts";
+import { withinTime } from "../shared/time-limit.ts";
 
 const DISPOSITION = { complete: "complete", abandon: "abandon", deadLetter: "dead_letter" } as const;
 
@@ -56,7 +57,7 @@ export async function settle(
       let linkError: string;
       if (receivedOnLiveLink(receiver, message)) {
         try {
-          await within(settleOnLink(receiver, message, outcome), timeoutMs, "the receive link");
+          await withinTime(settleOnLink(receiver, message, outcome), timeoutMs, "the receive link");
           return "link";
         } catch (error) {
           if (LOCK_GONE.has((error as { code?: string }).code ?? "")) {
@@ -73,7 +74,7 @@ export async function settle(
       }
       span.addEvent("settle_fallback", { reason: linkError });
       try {
-        await within(
+        await withinTime(
           settleByLockToken(receiver, message, outcome, timeoutMs),
           timeoutMs,
           "the management link",
@@ -139,20 +140,4 @@ function logOutcome(outcome: Exclude<Outcome, { kind: "lockLost" }>, log: Logger
       { outcome: "dead_letter", reason: outcome.reason, description: outcome.description },
       "message dead-lettered",
     );
-}
-
-/** Rejects when `promise` has not settled within `ms`; the call itself goes on (its late failure is swallowed). */
-async function within(promise: Promise<void>, ms: number, what: string): Promise<void> {
-  promise.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer from ${what} within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -4,8 +4,7 @@ import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
 import type { RoleTokenSource } from "./api-client.ts";
-import { sleep } from "./backoff.ts";
-import type { WorkerConfig } from "./config.ts";
+import { missingApiFix, type WorkerConfig } from "./config.ts";
 import { type CredentialSource, resourceOf } from "../identity/index.ts";
 import { Custody } from "./custody.ts";
 import { Dispatcher } from "./dispatcher.ts";
@@ -18,6 +17,7 @@ import { createLifecycle, type WorkerState } from "./lifecycle.ts";
 import { type PreflightResult, runPreflight } from "./preflight.ts";
 import { receiveLoop } from "./receive-loop.ts";
 import { Releasers } from "./releasers.ts";
+import { settlesWithin, withinTime } from "../shared/time-limit.ts";
 import { reportingCredential, SERVICE_BUS_SOURCE, TokenHealth } from "./token-health.ts";
 
 /** The scope the Service Bus SDK asks the credential for (CBS tokens). */
@@ -107,7 +107,7 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
   if (deps.credential) {
     const credential = deps.credential;
     tokenHealth.register(SERVICE_BUS_SOURCE, () =>
-      withTimeout(credential.getToken(SERVICE_BUS_SCOPE), config.tokenTimeoutMs),
+      withinTime(credential.getToken(SERVICE_BUS_SCOPE), config.tokenTimeoutMs, "token for Service Bus"),
     );
   }
 
@@ -176,10 +176,7 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
   const start = async () => {
     const unknownApis = Object.values(deps.handlers)
       .filter((h) => !config.apis[h.api.toLowerCase()])
-      .map(
-        (h) =>
-          `handler ${h.subject} calls API "${h.api}": set API_${h.api.toUpperCase()}_BASE_URL and API_${h.api.toUpperCase()}_SCOPE`,
-      );
+      .map((h) => `handler ${h.subject} calls API "${h.api}": ${missingApiFix(h.api)}`);
     if (unknownApis.length > 0) throw new ConfigError(unknownApis);
 
     if (config.healthPort !== undefined) {
@@ -267,7 +264,7 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       draining.abort(new ShutdownAbortError(reason));
       dispatcher.cancelWaiting();
       await Promise.allSettled(loops);
-      const finished = await withinMs(custody.idle(), config.shutdownGraceMs);
+      const finished = await settlesWithin(custody.idle(), config.shutdownGraceMs);
       if (!finished) {
         log.warn(
           { running: dispatcher.running },
@@ -275,7 +272,7 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
         );
         abortNow.abort(new ShutdownAbortError("shutdown grace period over"));
         // Aborted handlers settle (abandon) within one settle timeout per path.
-        await withinMs(custody.idle(), 2 * config.settleTimeoutMs + 1_000);
+        await settlesWithin(custody.idle(), 2 * config.settleTimeoutMs + 1_000);
       }
       try {
         await releasers.releaseAll();
@@ -307,16 +304,6 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
   };
 }
 
-/** True when `promise` settles within `ms`; the timer is cleared either way so it never holds the process open. */
-async function withinMs(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  const timer = new AbortController();
-  try {
-    return await Promise.race([promise.then(() => true), sleep(ms, timer.signal).then(() => false)]);
-  } finally {
-    timer.abort();
-  }
-}
-
 function createServiceBusClient(
   config: WorkerConfig,
   deps: WorkerDeps,
@@ -332,19 +319,4 @@ function createServiceBusClient(
     ]);
   }
   return new ServiceBusClient(config.serviceBus.fullyQualifiedNamespace, credential, options);
-}
-
-/** Rejects when `promise` has not settled within `ms` (a hanging identity endpoint never answers). */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no token within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

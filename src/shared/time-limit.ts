@@ -1,0 +1,38 @@
+/** Time limits for calls that may never answer (a hanging endpoint, a disposition nobody will confirm). */
+
+/** The call named `what` did not answer within its time limit. */
+export class TimeLimitError extends Error {
+  override name = "TimeLimitError";
+}
+
+/**
+ * Resolves or rejects as `promise` does, or rejects with a TimeLimitError naming `what` after `ms`. The timer is
+ * cleared either way, so it never holds the process open; the call itself goes on, and a late failure of it is
+ * swallowed rather than left unhandled.
+ */
+export async function withinTime<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  promise.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TimeLimitError(`${what}: no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** True when `promise` settles (either way) within `ms`. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return withinTime(
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    ms,
+    "",
+  ).catch(() => false);
+}
