@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 
 import { startTestStack, type TestStack } from "../support/stack.ts";
@@ -35,5 +37,41 @@ describe("a misconfigured entity is named once, with its fix, and shows in /read
     };
     assert.equal(body.entities["no-such-queue"]?.receiving, false);
     assert.match(body.entities["no-such-queue"]?.fix ?? "", /correct SERVICEBUS_ENTITIES/);
+  });
+});
+
+describe("an unreachable namespace is named once, with its fix, and shows in /readyz", () => {
+  let stack: TestStack;
+  let w: TestWorker;
+  before(async () => {
+    stack = await startTestStack();
+    // A loopback port with nothing behind it: the namespace cannot be reached.
+    const closed = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    w = await startTestWorker(stack, {
+      SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: `127.0.0.1:${closed}`,
+      LOG_LEVEL: "info",
+    });
+  });
+  after(async () => {
+    await w?.worker.stop();
+    await stack?.close();
+  });
+
+  it("warns once that it cannot receive and what to check, instead of retrying silently", async () => {
+    const warnings = () =>
+      w.log
+        .lines()
+        .filter((l) => l.level === "warn" && String(l.msg).startsWith("cannot receive from orders"));
+    await until(() => warnings().length > 0, 60_000, "the warning");
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.equal(warnings().length, 1, "said once, not on every retry");
+    assert.match(String(warnings()[0]!.msg), /check SERVICEBUS_FULLY_QUALIFIED_NAMESPACE, network access/);
+    const response = await fetch(`http://127.0.0.1:${w.worker.healthPort}/readyz`);
+    assert.equal(response.status, 503);
   });
 });
