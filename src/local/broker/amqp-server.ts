@@ -15,9 +15,9 @@ import type { BrokerAuth, Right } from "./auth-types.ts";
 import { ConnectionAuth } from "./connection-auth.ts";
 import { DeliveryLink, deliveryLocks } from "./delivery-link.ts";
 import { AmqpRefusal, type AmqpErrorShape, invalidToken, lockLost, messageTooLarge } from "./errors.ts";
+import { toOutcome } from "./dispositions.ts";
 import { handleManagementRequest } from "./management.ts";
-import { acceptedOutcome, internals, rejectedOutcome } from "./rhea-internals.ts";
-import type { Outcome, Properties } from "./message-store.ts";
+import { acceptedOutcome, internals, rejectedOutcome, remoteOutcome } from "./rhea-internals.ts";
 import type { Namespace } from "./namespace.ts";
 import { decodeSent } from "./wire-message.ts";
 
@@ -47,7 +47,6 @@ interface ConnectionState {
   readonly replyTo: Map<string, Sender>;
 }
 
-const DEAD_LETTER_CONDITION = "com.microsoft:dead-letter";
 const CREDIT = 1000;
 const MAX_FRAME_SIZE = 262144;
 /** A client must finish SASL and AMQP open within this time (Service Bus itself allows 20 s for the first put-token). */
@@ -259,6 +258,8 @@ export class AmqpServer {
       const consumer = new DeliveryLink(sender, store, sender.snd_settle_mode === 1);
       state.links.set(sender, { role: "entity", entity: parsed.entity, tokenKey, resource, consumer });
       store.addConsumer(consumer);
+      // Nothing goes out before the attach (see attachPending); deliver what the attach's credit allows once it has.
+      setImmediate(() => store.pump());
     } catch (error) {
       this.#refuseAttach(sender, error);
     }
@@ -415,7 +416,7 @@ export class AmqpServer {
       const total = messages.reduce((n, m) => n + m.size, 0);
       if (total > this.#opts.maxMessageSizeBytes)
         throw messageTooLarge(total, this.#opts.maxMessageSizeBytes);
-      for (const m of messages) this.#opts.namespace.send(link.entity!.name, m.amqp, m.size);
+      for (const m of messages) this.#opts.namespace.send(link.entity!.name, m);
       delivery.update(true, acceptedOutcome());
     } catch (error) {
       if (error instanceof AmqpRefusal) reject(error.toAmqp());
@@ -436,10 +437,7 @@ export class AmqpServer {
     deliveryLocks.delete(delivery);
     let reply = acceptedOutcome();
     try {
-      lock.store.settle(
-        lock.token,
-        toOutcome(outcome, delivery.remote_state as Record<string, unknown> | undefined),
-      );
+      lock.store.settle(lock.token, toOutcome(outcome, remoteOutcome(delivery)));
     } catch (error) {
       reply = rejectedOutcome((error instanceof AmqpRefusal ? error : lockLost()).toAmqp());
     }
@@ -474,41 +472,6 @@ export class AmqpServer {
           link.close(invalidToken("ExpiredToken: the token is expired", ls.resource).toAmqp());
         }
       }
-    }
-  }
-}
-
-function toOutcome(
-  outcome: "accepted" | "released" | "rejected" | "modified",
-  state: Record<string, unknown> | undefined,
-): Outcome {
-  switch (outcome) {
-    case "accepted":
-      return { kind: "complete" };
-    case "released":
-      return { kind: "abandon" };
-    case "modified": {
-      const properties = (state?.message_annotations ?? undefined) as Properties | undefined;
-      return state?.undeliverable_here ? { kind: "defer", properties } : { kind: "abandon", properties };
-    }
-    case "rejected": {
-      const error = (state?.error ?? {}) as {
-        condition?: unknown;
-        description?: unknown;
-        info?: Record<string, unknown>;
-      };
-      const info = { ...error.info };
-      const reason =
-        info.DeadLetterReason ?? (error.condition !== DEAD_LETTER_CONDITION ? error.condition : undefined);
-      const description = info.DeadLetterErrorDescription ?? error.description;
-      delete info.DeadLetterReason;
-      delete info.DeadLetterErrorDescription;
-      return {
-        kind: "deadLetter",
-        reason: reason === null || reason === undefined ? undefined : String(reason),
-        description: description === null || description === undefined ? undefined : String(description),
-        properties: info,
-      };
     }
   }
 }

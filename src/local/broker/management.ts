@@ -8,14 +8,13 @@ import rhea from "rhea";
 import type { Message } from "rhea";
 
 import type { EntityAddress } from "./addresses.ts";
-import { decodeMessage } from "./rhea-internals.ts";
 import type { Right } from "./auth-types.ts";
 import { AmqpRefusal, badRequest } from "./errors.ts";
 import { bytesToUuid, uuidToBytes } from "./lock-token.ts";
 import type { MessageStore, Outcome, Properties } from "./message-store.ts";
 import type { Namespace } from "./namespace.ts";
 import { encodeRule } from "./rule-descriptions.ts";
-import { encodeForClient } from "./wire-message.ts";
+import { encodeForClient, WireMessage } from "./wire-message.ts";
 
 const { types } = rhea;
 
@@ -65,9 +64,9 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
           const bytes = (item as Record<string, unknown>).message;
           if (!Buffer.isBuffer(bytes))
             throw badRequest("each scheduled message must be an encoded AMQP message");
-          return { amqp: decodeMessage(bytes), size: bytes.length };
+          return WireMessage.decode(bytes);
         });
-        const seqs = items.map(({ amqp, size }) => ctx.namespace.send(ctx.entity.name, amqp, size) ?? 0);
+        const seqs = items.map((message) => ctx.namespace.send(ctx.entity.name, message) ?? 0);
         return { ...OK, body: { "sequence-numbers": types.wrap_array(seqs, 0x81, undefined) } };
       }
       case "com.microsoft:cancel-scheduled-message": {

@@ -6,17 +6,16 @@
  * Invariant: a message is in exactly one state. "locked" messages stay locked until settled or until their lock
  * expires, whatever happens to the link or connection that received them — nothing is released early.
  */
-import type { Message } from "rhea";
-
 import { lockLost, messageNotFound, quotaExceeded } from "./errors.ts";
 import { newLockToken } from "./lock-token.ts";
 import { SeqHeap } from "./seq-heap.ts";
+import type { WireMessage } from "./wire-message.ts";
 
 export type MessageState = "active" | "locked" | "deferred" | "scheduled";
 
 export interface StoredMessage {
   readonly seq: number;
-  amqp: Message;
+  message: WireMessage;
   readonly size: number;
   enqueuedAtMs: number;
   expiresAtMs: number;
@@ -61,7 +60,6 @@ export interface StoreSettings {
 }
 
 export interface EnqueueOptions {
-  readonly size: number;
   readonly deliveryCount?: number;
   readonly scheduledAtMs?: number | undefined;
 }
@@ -77,7 +75,7 @@ export class MessageStore {
   readonly path: string;
   readonly settings: StoreSettings;
   /** Where dead-lettered messages go (the entity's $DeadLetterQueue or its ForwardDeadLetteredMessagesTo). */
-  deadLetterSink: ((amqp: Message, size: number, deliveryCount: number) => void) | undefined;
+  deadLetterSink: ((message: WireMessage, deliveryCount: number) => void) | undefined;
   #nextSeq = 1;
   #bytes = 0;
   /** Every message by sequence number; Map order = sequence order, which peek relies on. */
@@ -94,22 +92,23 @@ export class MessageStore {
     this.settings = settings;
   }
 
-  enqueue(amqp: Message, options: EnqueueOptions): number {
-    if (this.#bytes + options.size > this.settings.maxSizeBytes) {
+  enqueue(message: WireMessage, options: EnqueueOptions = {}): number {
+    if (this.#bytes + message.size > this.settings.maxSizeBytes) {
       throw quotaExceeded(
         `The maximum entity size has been reached or exceeded for '${this.path}' (${this.settings.maxSizeBytes} bytes).`,
       );
     }
     const now = Date.now();
+    const sentTtl = message.decoded.ttl;
     const ttl =
-      typeof amqp.ttl === "number" && amqp.ttl > 0
-        ? Math.min(amqp.ttl, this.settings.defaultTtlMs)
+      typeof sentTtl === "number" && sentTtl > 0
+        ? Math.min(sentTtl, this.settings.defaultTtlMs)
         : this.settings.defaultTtlMs;
     const scheduled = options.scheduledAtMs !== undefined && options.scheduledAtMs > now;
     const m: StoredMessage = {
       seq: this.#nextSeq++,
-      amqp,
-      size: options.size,
+      message,
+      size: message.size,
       enqueuedAtMs: now,
       expiresAtMs: now + ttl,
       deliveryCount: options.deliveryCount ?? 0,
@@ -360,18 +359,14 @@ export class MessageStore {
   #deadLetter(m: StoredMessage, reason?: string, description?: string, properties?: Properties): void {
     this.#remove(m);
     if (this.deadLetterSink === undefined) return;
-    const amqp: Message = {
-      ...m.amqp,
-      application_properties: {
-        ...m.amqp.application_properties,
-        ...properties,
-        ...(reason !== undefined && reason !== null ? { DeadLetterReason: reason } : {}),
-        ...(description !== undefined && description !== null
-          ? { DeadLetterErrorDescription: description }
-          : {}),
-      },
-    };
-    this.deadLetterSink(amqp, m.size, m.deliveryCount);
+    const message = m.message.withApplicationProperties({
+      ...properties,
+      ...(reason !== undefined && reason !== null ? { DeadLetterReason: reason } : {}),
+      ...(description !== undefined && description !== null
+        ? { DeadLetterErrorDescription: description }
+        : {}),
+    });
+    this.deadLetterSink(message, m.deliveryCount);
   }
 
   #remove(m: StoredMessage): void {
@@ -385,6 +380,5 @@ export class MessageStore {
 }
 
 function mergeProperties(m: StoredMessage, properties: Properties | undefined): void {
-  if (properties === undefined || Object.keys(properties).length === 0) return;
-  m.amqp = { ...m.amqp, application_properties: { ...m.amqp.application_properties, ...properties } };
+  if (properties !== undefined) m.message = m.message.withApplicationProperties(properties);
 }

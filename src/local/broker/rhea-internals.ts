@@ -1,9 +1,10 @@
 /**
  * The few parts of rhea 3.0.5 the broker uses that its typings leave out (link attach fields, credit counters,
- * delivery outcomes). Kept in one place so an upgrade of rhea has one file to check.
+ * delivery outcomes, the bytes a message was decoded from). Kept in one place so an upgrade of rhea has one file to
+ * check.
  */
 import rhea from "rhea";
-import type { Message, Receiver, Sender } from "rhea";
+import type { Delivery, Message, Receiver, Sender } from "rhea";
 
 import type { AmqpErrorShape } from "./errors.ts";
 
@@ -17,9 +18,19 @@ export interface LinkInternals {
 
 export const internals = (link: Sender | Receiver): LinkInternals => link as unknown as LinkInternals;
 
+/**
+ * True while a link's attach frame has not been written yet. rhea writes a session's transfers before its links'
+ * attach frames, so a transfer queued in the tick a link opens (a client may send attach and flow together, as
+ * .NET and pyamqp do) would reach the client before the attach, on a handle it does not know yet.
+ */
+export const attachPending = (link: Sender | Receiver): boolean =>
+  (link as unknown as { state: { open_requests: number } }).state.open_requests > 0;
+
 interface Outcomes {
   accepted(): { described(): unknown };
-  rejected(fields: { error: AmqpErrorShape }): { described(): unknown };
+  released(): { described(): unknown };
+  rejected(fields: { error?: AmqpErrorShape }): { described(): unknown };
+  modified(fields: Record<string, unknown>): { described(): unknown };
   decode(bytes: Buffer): Message;
 }
 
@@ -27,5 +38,34 @@ const outcomes = rhea.message as unknown as Outcomes;
 
 export const acceptedOutcome = () => outcomes.accepted().described();
 export const rejectedOutcome = (error: AmqpErrorShape) => outcomes.rejected({ error }).described();
+
+/**
+ * rhea hands a receiver only the decoded message, in which AMQP types are already lost. Its session decodes every
+ * transfer through `rhea.message.decode`, so remembering the bytes there is the one place to keep them.
+ */
+const sentBytes = new WeakMap<Message, Buffer>();
+const decode = outcomes.decode;
+outcomes.decode = (bytes: Buffer): Message => {
+  const message = decode(bytes);
+  sentBytes.set(message, bytes);
+  return message;
+};
+
+/** The bytes a received message was decoded from. */
+export function bytesOf(message: Message): Buffer {
+  const bytes = sentBytes.get(message);
+  if (bytes === undefined) throw new Error("the message was not decoded by rhea from bytes");
+  return bytes;
+}
+
 /** rhea.message.decode, typed with the same Message type the rest of rhea's typings use. */
 export const decodeMessage = (bytes: Buffer): Message => outcomes.decode(bytes);
+
+/** The outcome a client put on a disposition, as rhea keeps it: the composite, and its fields still typed. */
+export interface RemoteOutcome {
+  readonly value?: unknown[];
+  readonly [field: string]: unknown;
+}
+
+export const remoteOutcome = (delivery: Delivery): RemoteOutcome | undefined =>
+  (delivery as unknown as { remote_state?: RemoteOutcome }).remote_state;
