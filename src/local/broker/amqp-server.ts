@@ -17,8 +17,9 @@ import { DeliveryLink, deliveryLocks } from "./delivery-link.ts";
 import { AmqpRefusal, type AmqpErrorShape, invalidToken, lockLost, messageTooLarge } from "./errors.ts";
 import { toOutcome } from "./dispositions.ts";
 import { handleManagementRequest } from "./management.ts";
-import { acceptedOutcome, internals, rejectedOutcome, remoteOutcome } from "./rhea-internals.ts";
 import type { Namespace } from "./namespace.ts";
+import { ReplyLinks, sendReply, statusCode } from "./request-response.ts";
+import { acceptedOutcome, internals, rejectedOutcome, remoteOutcome, settle } from "./rhea-internals.ts";
 import { decodeSent } from "./wire-message.ts";
 
 export interface AmqpServerOptions {
@@ -43,8 +44,8 @@ interface LinkState {
 interface ConnectionState {
   readonly auth: ConnectionAuth;
   readonly links: Map<Sender | Receiver, LinkState>;
-  /** reply links of request/response nodes, by link name ($cbs) and by target address ($management) */
-  readonly replyTo: Map<string, Sender>;
+  /** the client's receivers from $cbs and $management, which requests are answered on */
+  readonly replyLinks: ReplyLinks;
 }
 
 const CREDIT = 1000;
@@ -110,6 +111,9 @@ export class AmqpServer {
     const connection = this.#container.create_connection({
       max_frame_size: MAX_FRAME_SIZE,
       channel_max: 65535,
+      // A reply written while the previous frame awaits its ACK would otherwise wait out the peer's delayed ACK
+      // (about 40 ms per request/response round trip on Linux).
+      tcp_no_delay: true,
     } as never);
     const raw = connection as unknown as { input(buff: Buffer): void; frame_size?: number };
     const input = raw.input.bind(connection);
@@ -192,6 +196,14 @@ export class AmqpServer {
         guard(outcome, (ctx) => this.#onDisposition(ctx.delivery!, outcome)),
       );
     }
+    // A client may settle without an outcome; the broker settles too, or the session slot stays taken (a lock
+    // stays until it expires, as for a client that went away).
+    c.on(
+      "settled",
+      guard("settled", (ctx) => {
+        if (!ctx.delivery!.settled) settle(ctx.delivery!);
+      }),
+    );
     const linkClosed = (ctx: EventContext) => this.#dropLink(ctx.connection, (ctx.sender ?? ctx.receiver)!);
     c.on("sender_close", guard("sender_close", linkClosed));
     c.on("receiver_close", guard("receiver_close", linkClosed));
@@ -212,7 +224,7 @@ export class AmqpServer {
   #state(connection: Connection): ConnectionState {
     let s = this.#connections.get(connection);
     if (s === undefined) {
-      s = { auth: new ConnectionAuth(this.#opts.auth), links: new Map(), replyTo: new Map() };
+      s = { auth: new ConnectionAuth(this.#opts.auth), links: new Map(), replyLinks: new ReplyLinks() };
       this.#connections.set(connection, s);
     }
     return s;
@@ -241,8 +253,7 @@ export class AmqpServer {
     if (parsed?.node === "cbs" || parsed?.node === "management") {
       sender.set_source({ address });
       state.links.set(sender, { role: parsed.node, resource });
-      state.replyTo.set(sender.name, sender);
-      if (target?.address) state.replyTo.set(target.address, sender);
+      state.replyLinks.add(sender, address, target?.address);
       return;
     }
     try {
@@ -329,11 +340,11 @@ export class AmqpServer {
     switch (link.role) {
       case "cbs":
         delivery.update(true, acceptedOutcome());
-        this.#onPutToken(state, request);
+        this.#onPutToken(ctx.connection, state, receiver, request);
         return;
       case "management":
         delivery.update(true, acceptedOutcome());
-        this.#onManagement(state, link, request);
+        this.#onManagement(state, link, receiver, request);
         return;
       case "entity":
         this.#onSend(
@@ -348,32 +359,47 @@ export class AmqpServer {
     }
   }
 
-  #onPutToken(state: ConnectionState, request: Message): void {
+  #onPutToken(connection: Connection, state: ConnectionState, receiver: Receiver, request: Message): void {
     const props = request.application_properties ?? {};
-    const reply = (statusCode: number, statusDescription: string) => {
-      const sender = typeof request.reply_to === "string" ? state.replyTo.get(request.reply_to) : undefined;
-      if (sender === undefined || !sender.is_open()) return;
-      sender.send({
-        correlation_id: request.message_id,
-        application_properties: { "status-code": statusCode, "status-description": statusDescription },
-      } as unknown as Message);
+    const reply = (code: number, description: string) => {
+      const sender = state.replyLinks.for(request, receiver, "$cbs");
+      if (sender === undefined) return;
+      sendReply(sender, request, { "status-code": statusCode(code), "status-description": description });
     };
-    if (props.operation !== "put-token" || typeof request.body !== "string") {
+    const token = Buffer.isBuffer(request.body) ? request.body.toString("utf8") : request.body;
+    if (props.operation !== "put-token" || typeof token !== "string") {
       reply(400, "Only put-token with a string token is supported.");
       return;
     }
     const audience = String(props.name ?? "");
-    state.auth.putToken(audience, String(props.type ?? ""), request.body).then(
-      () => reply(202, "Accepted"),
-      (error: unknown) => {
-        const text = error instanceof AmqpRefusal ? error.message : "The token could not be verified.";
-        this.#opts.logger.info({ audience, reason: text }, "put-token refused");
-        reply(401, text);
-      },
+    state.auth.putToken(audience, String(props.type ?? ""), token).then(
+      () => this.#guarded(connection, "put-token", () => reply(202, "Accepted")),
+      (error: unknown) =>
+        this.#guarded(connection, "put-token", () => {
+          const text = error instanceof AmqpRefusal ? error.message : "The token could not be verified.";
+          this.#opts.logger.info({ audience, reason: text }, "put-token refused");
+          reply(401, text);
+        }),
     );
   }
 
-  #onManagement(state: ConnectionState, link: LinkState, request: Message): void {
+  /** Work that runs outside rhea's event handlers (after an await): a failure ends that connection, not the broker. */
+  #guarded(connection: Connection, what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#opts.logger.warn(
+        { err: error, event: what },
+        "closing a connection after an error while handling it",
+      );
+      connection.close({
+        condition: "amqp:internal-error",
+        description: "The broker could not process a frame.",
+      });
+    }
+  }
+
+  #onManagement(state: ConnectionState, link: LinkState, receiver: Receiver, request: Message): void {
     const entity = link.entity!;
     const nodePath = link.resource.replace(/^sb:\/\/[^/]*\//, "");
     const result = handleManagementRequest(request, {
@@ -383,17 +409,18 @@ export class AmqpServer {
       authorize: (right: Right, rbacPath: string) =>
         state.auth.authorize(nodePath, rbacPath, right, link.resource),
     });
-    const sender = typeof request.reply_to === "string" ? state.replyTo.get(request.reply_to) : undefined;
-    if (sender === undefined || !sender.is_open()) return;
-    sender.send({
-      correlation_id: request.message_id,
-      application_properties: {
-        statusCode: result.statusCode,
+    const sender = state.replyLinks.for(request, receiver, nodePath);
+    if (sender === undefined) return;
+    sendReply(
+      sender,
+      request,
+      {
+        statusCode: statusCode(result.statusCode),
         statusDescription: result.statusDescription,
         ...(result.errorCondition ? { errorCondition: rhea.types.wrap_symbol(result.errorCondition) } : {}),
       },
-      body: result.body ?? null,
-    });
+      result.body ?? null,
+    );
   }
 
   #onSend(
@@ -430,20 +457,26 @@ export class AmqpServer {
     }
   }
 
-  /** A disposition from the SDK for a message we delivered peek-lock. */
+  /**
+   * A client's outcome for a delivery of ours. For a peek-locked message it is applied and confirmed.
+   * Replies on $cbs/$management only need settling.
+   */
   #onDisposition(delivery: Delivery, outcome: "accepted" | "released" | "rejected" | "modified"): void {
+    if (delivery.settled) return;
     const lock = deliveryLocks.get(delivery);
-    if (lock === undefined) return;
+    if (lock === undefined) {
+      settle(delivery);
+      return;
+    }
     deliveryLocks.delete(delivery);
+    const state = remoteOutcome(delivery);
     let reply = acceptedOutcome();
     try {
-      lock.store.settle(lock.token, toOutcome(outcome, remoteOutcome(delivery)));
+      lock.store.settle(lock.token, toOutcome(outcome, state));
     } catch (error) {
       reply = rejectedOutcome((error instanceof AmqpRefusal ? error : lockLost()).toAmqp());
     }
-    delivery.update(true, reply);
-    // The SDK does not settle again after our settled disposition; mark it so rhea can free the session slot.
-    (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
+    settle(delivery, reply);
   }
 
   #dropLink(connection: Connection, link: Sender | Receiver): void {
@@ -451,6 +484,7 @@ export class AmqpServer {
     const ls = state?.links.get(link);
     if (state === undefined || ls === undefined) return;
     state.links.delete(link);
+    state.replyLinks.delete(link as Sender);
     // Locks taken through this link stay until they are settled (e.g. via $management) or expire.
     if (ls.consumer) ls.consumer.store.removeConsumer(ls.consumer);
   }

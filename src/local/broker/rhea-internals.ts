@@ -69,3 +69,13 @@ export interface RemoteOutcome {
 
 export const remoteOutcome = (delivery: Delivery): RemoteOutcome | undefined =>
   (delivery as unknown as { remote_state?: RemoteOutcome }).remote_state;
+
+/**
+ * Settles a delivery on the broker's side and lets rhea free its session slot. rhea frees a slot only once both
+ * ends have settled; a client that settled first, or that does not settle again after our settled disposition
+ * (every Microsoft client), would otherwise hold the slot forever, and a session has 2048.
+ */
+export function settle(delivery: Delivery, state?: unknown): void {
+  delivery.update(true, state as never);
+  (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
+}
