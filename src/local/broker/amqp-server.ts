@@ -19,7 +19,14 @@ import { toOutcome } from "./dispositions.ts";
 import { handleManagementRequest } from "./management.ts";
 import type { Namespace } from "./namespace.ts";
 import { ReplyLinks, sendReply, statusCode } from "./request-response.ts";
-import { acceptedOutcome, internals, rejectedOutcome, remoteOutcome, settle } from "./rhea-internals.ts";
+import {
+  acceptedOutcome,
+  echoOutcome,
+  internals,
+  rejectedOutcome,
+  remoteOutcome,
+  settle,
+} from "./rhea-internals.ts";
 import { decodeSent } from "./wire-message.ts";
 
 export interface AmqpServerOptions {
@@ -458,7 +465,8 @@ export class AmqpServer {
   }
 
   /**
-   * A client's outcome for a delivery of ours. For a peek-locked message it is applied and confirmed.
+   * A client's outcome for a delivery of ours. For a peek-locked message it is applied, and confirmed with the same
+   * outcome (Java, .NET and Python compare the two; an error on the confirmation means the settlement failed).
    * Replies on $cbs/$management only need settling.
    */
   #onDisposition(delivery: Delivery, outcome: "accepted" | "released" | "rejected" | "modified"): void {
@@ -470,7 +478,7 @@ export class AmqpServer {
     }
     deliveryLocks.delete(delivery);
     const state = remoteOutcome(delivery);
-    let reply = acceptedOutcome();
+    let reply = echoOutcome(outcome, state);
     try {
       lock.store.settle(lock.token, toOutcome(outcome, state));
     } catch (error) {

@@ -71,6 +71,33 @@ export const remoteOutcome = (delivery: Delivery): RemoteOutcome | undefined =>
   (delivery as unknown as { remote_state?: RemoteOutcome }).remote_state;
 
 /**
+ * The broker's confirmation of a client's outcome: the same outcome, without an error (an error on it would tell
+ * every Microsoft client that the settlement failed).
+ */
+export function echoOutcome(
+  outcome: "accepted" | "released" | "rejected" | "modified",
+  state: RemoteOutcome | undefined,
+) {
+  switch (outcome) {
+    case "accepted":
+      return outcomes.accepted().described();
+    case "released":
+      return outcomes.released().described();
+    case "rejected":
+      return outcomes.rejected({}).described();
+    case "modified":
+      return outcomes
+        .modified({
+          ...(state?.delivery_failed !== undefined ? { delivery_failed: state.delivery_failed } : {}),
+          ...(state?.undeliverable_here !== undefined
+            ? { undeliverable_here: state.undeliverable_here }
+            : {}),
+        })
+        .described();
+  }
+}
+
+/**
  * Settles a delivery on the broker's side and lets rhea free its session slot. rhea frees a slot only once both
  * ends have settled; a client that settled first, or that does not settle again after our settled disposition
  * (every Microsoft client), would otherwise hold the slot forever, and a session has 2048.
