@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
 import type { Broker } from "../../src/local/broker/index.ts";
-import { authorizedConnection, opened } from "./raw-amqp.ts";
+import { authorizedConnection, opened, refused, requestResponse, types } from "./raw-amqp.ts";
 import {
   connectionStringClient,
   emulatorConfig,
@@ -17,7 +18,9 @@ describe("receiving on the wire", () => {
   let broker: Broker;
 
   before(async () => {
-    broker = await startTestBroker(emulatorConfig([queue("bulk"), queue("bulk-locked")]));
+    broker = await startTestBroker(
+      emulatorConfig([queue("bulk"), queue("bulk-locked"), queue("peeked"), queue("plain")]),
+    );
   });
   after(async () => {
     await broker.close();
@@ -58,6 +61,53 @@ describe("receiving on the wire", () => {
     await eventually("5 200 messages", () => received === 5200, 30_000);
     await eventually("all completed", () => entityStats(broker, "bulk-locked").locked === 0);
     assert.equal(entityStats(broker, "bulk-locked").active, 0);
+    connection.close();
+  });
+
+  it("peeks locked messages as well as available ones, from another connection", async () => {
+    await fill("peeked", 3);
+    const holder = await authorizedConnection(broker.plainPort!, "peeked");
+    const receiver = holder.open_receiver({
+      source: { address: "peeked" },
+      autoaccept: false,
+      credit_window: 0,
+    } as never);
+    let locked = 0;
+    receiver.on("message", () => locked++);
+    await opened(receiver);
+    receiver.add_credit(2);
+    await eventually("two messages locked", () => entityStats(broker, "peeked").locked === 2);
+
+    const peeker = await authorizedConnection(broker.plainPort!, "peeked/$management");
+    const management = await requestResponse(peeker, "peeked/$management", "target");
+    const reply = await management.request({
+      message_id: randomUUID(),
+      application_properties: { operation: "com.microsoft:peek-message" },
+      body: { "from-sequence-number": types.wrap_long(1), "message-count": types.wrap_int(10) },
+    });
+    const messages = (reply.body as { messages: Array<{ message: Buffer }> }).messages;
+    assert.equal(locked, 2);
+    assert.equal(messages.length, 3, "locked messages are peeked as well as the available one");
+    holder.close();
+    peeker.close();
+  });
+
+  it("refuses a session receiver on an entity that does not require sessions, as Azure does", async () => {
+    const connection = await authorizedConnection(broker.plainPort!, "plain");
+    for (const session of ["A", null]) {
+      const receiver = connection.open_receiver({
+        source: {
+          address: "plain",
+          filter: { "com.microsoft:session-filter": session },
+        },
+      } as never);
+      const error = await refused(receiver);
+      assert.equal(error.condition, "amqp:not-allowed");
+      assert.match(
+        error.description,
+        /^A sessionful message receiver cannot be created on an entity that does not require sessions\./,
+      );
+    }
     connection.close();
   });
 });

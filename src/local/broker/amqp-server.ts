@@ -14,7 +14,14 @@ import { type EntityAddress, parseAddress } from "./addresses.ts";
 import type { BrokerAuth, Right } from "./auth-types.ts";
 import { ConnectionAuth } from "./connection-auth.ts";
 import { DeliveryLink, deliveryLocks } from "./delivery-link.ts";
-import { AmqpRefusal, type AmqpErrorShape, invalidToken, lockLost, messageTooLarge } from "./errors.ts";
+import {
+  AmqpRefusal,
+  type AmqpErrorShape,
+  invalidToken,
+  lockLost,
+  messageTooLarge,
+  sessionfulReceiverRefused,
+} from "./errors.ts";
 import { toOutcome } from "./dispositions.ts";
 import { handleManagementRequest } from "./management.ts";
 import type { Namespace } from "./namespace.ts";
@@ -272,6 +279,8 @@ export class AmqpServer {
         );
       const { store, rbacPath } = this.#opts.namespace.receivable(parsed.entity, resource);
       const tokenKey = state.auth.authorize(address, rbacPath, "Listen", resource);
+      // Entities never require sessions here (RequiresSession: true is refused at load).
+      if (asksForSession(sender)) throw sessionfulReceiverRefused();
       sender.set_source({ address });
       const consumer = new DeliveryLink(sender, store, sender.snd_settle_mode === 1);
       state.links.set(sender, { role: "entity", entity: parsed.entity, tokenKey, resource, consumer });
@@ -516,4 +525,12 @@ export class AmqpServer {
       }
     }
   }
+}
+
+const SESSION_FILTER = "com.microsoft:session-filter";
+
+/** A session receiver names the session it wants (or null: the next one) in its source's filter set. */
+function asksForSession(sender: Sender): boolean {
+  const filter = (sender.source as { filter?: Record<string, unknown> } | undefined)?.filter;
+  return filter !== undefined && filter !== null && Object.hasOwn(filter, SESSION_FILTER);
 }
