@@ -50,11 +50,12 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
         const store = receiveStore(ctx, "Listen");
         const from = toNumber(body["from-sequence-number"] ?? 1);
         const count = toNumber(body["message-count"] ?? 1);
+        const omitBody = body["omit-message-body"] === true;
         const found = store.peek(from, Math.max(1, Math.min(count, 1000)));
         if (found.length === 0) return { statusCode: 204, statusDescription: "No messages" };
         return {
           ...OK,
-          body: { messages: found.map((m) => ({ message: encodeForClient(m, { withState: true }) })) },
+          body: { messages: found.map((m) => ({ message: encodeForClient(m, { omitBody }) })) },
         };
       }
       case "com.microsoft:schedule-message": {
@@ -87,7 +88,7 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
           body: {
             messages: messages.map((m) => ({
               ...(m.lock ? { "lock-token": types.wrap_uuid(uuidToBytes(m.lock.token)) } : {}),
-              message: encodeForClient(m, { lockedUntilMs: m.lock?.lockedUntilMs, withState: true }),
+              message: encodeForClient(m, { lockedUntilMs: m.lock?.lockedUntilMs }),
             })),
           },
         };

@@ -23,6 +23,8 @@ export interface StoredMessage {
   state: MessageState;
   /** Received by sequence number after deferral: abandoning it returns it to the deferred state. */
   wasDeferred: boolean;
+  /** Enqueued by schedule: Service Bus keeps reporting its state as scheduled once it is visible. */
+  wasScheduled: boolean;
   scheduledAtMs: number | undefined;
   lock: { readonly token: string; lockedUntilMs: number; timer: NodeJS.Timeout } | undefined;
   scheduleTimer: NodeJS.Timeout | undefined;
@@ -62,6 +64,8 @@ export interface StoreSettings {
 export interface EnqueueOptions {
   readonly deliveryCount?: number;
   readonly scheduledAtMs?: number | undefined;
+  /** Was scheduled on a topic, which fans it out to subscriptions when it is due. */
+  readonly wasScheduled?: boolean;
 }
 
 export interface StoreStats {
@@ -114,6 +118,7 @@ export class MessageStore {
       deliveryCount: options.deliveryCount ?? 0,
       state: scheduled ? "scheduled" : "active",
       wasDeferred: false,
+      wasScheduled: scheduled || options.wasScheduled === true,
       scheduledAtMs: scheduled ? options.scheduledAtMs : undefined,
       lock: undefined,
       scheduleTimer: undefined,
@@ -185,7 +190,9 @@ export class MessageStore {
         this.#deliveryFailed(m);
         return;
       case "defer":
+        // Service Bus counts the delivery that ended in the deferral: received by sequence number, it shows one more.
         mergeProperties(m, outcome.properties);
+        m.deliveryCount++;
         m.state = "deferred";
         m.wasDeferred = true;
         return;

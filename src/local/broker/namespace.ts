@@ -219,7 +219,7 @@ export class Namespace {
       const seq = t.nextSeq++;
       const timer = setTimeout(() => {
         t.scheduled.delete(seq);
-        this.#fanOut(t.subs, message, hops);
+        this.#fanOut(t.subs, message, hops, true);
       }, scheduledAt - Date.now());
       timer.unref();
       t.scheduled.set(seq, { message, timer });
@@ -298,13 +298,14 @@ export class Namespace {
     subs: Map<string, { spec: SubscriptionSpec; rx: Receivable }>,
     message: WireMessage,
     hops: number,
+    wasScheduled = false,
   ): void {
     for (const { spec, rx } of subs.values()) {
       if (!spec.rules.some((r) => matches(r.filter, message.decoded))) continue;
       // Messages are immutable (changes make new ones), so every subscription can share the one sent.
       if (spec.forwardTo !== undefined && hops < MAX_FORWARD_HOPS)
         this.send(spec.forwardTo, message, hops + 1);
-      else rx.store.enqueue(message);
+      else rx.store.enqueue(message, { wasScheduled });
     }
   }
 }

@@ -61,7 +61,7 @@ export class WireMessage {
   }
 
   /** The message for a receiver: a new header and the broker's annotations, then every other section as sent. */
-  encode(header: Record<string, unknown>, annotations: Record<string, unknown>): Buffer {
+  encode(header: Record<string, unknown>, annotations: Record<string, unknown>, omitBody = false): Buffer {
     const sent = this.decoded;
     const headerSection = (rhea.message as unknown as { header(f: object): { described(): unknown } })
       .header({
@@ -75,7 +75,9 @@ export class WireMessage {
       Object.entries(annotations),
       "symbol",
     );
-    const rest = this.#sections.filter((s) => s.code > SECTION.messageAnnotations).map((s) => s.bytes);
+    const rest = this.#sections
+      .filter((s) => s.code > SECTION.messageAnnotations && !(omitBody && s.code >= 0x75 && s.code <= 0x77))
+      .map((s) => s.bytes);
     return Buffer.concat([encodeTyped([headerSection, merged.section(SECTION.messageAnnotations)]), ...rest]);
   }
 
@@ -97,15 +99,15 @@ export class WireMessage {
 
 export function encodeForClient(
   m: StoredMessage,
-  options: { lockedUntilMs?: number | undefined; withState?: boolean } = {},
+  options: { lockedUntilMs?: number | undefined; omitBody?: boolean } = {},
 ): Buffer {
   const annotations: Record<string, unknown> = {
     "x-opt-sequence-number": types.wrap_long(m.seq),
     "x-opt-enqueued-time": types.wrap_timestamp(m.enqueuedAtMs),
+    "x-opt-message-state": types.wrap_int(stateCode(m)),
   };
   if (options.lockedUntilMs !== undefined)
     annotations["x-opt-locked-until"] = types.wrap_timestamp(options.lockedUntilMs);
-  if (options.withState) annotations["x-opt-message-state"] = types.wrap_int(stateCode(m));
   const ttl = m.expiresAtMs - m.enqueuedAtMs;
   return m.message.encode(
     {
@@ -113,6 +115,7 @@ export function encodeForClient(
       ...(Number.isFinite(ttl) && ttl <= 0xffffffff ? { ttl } : {}),
     },
     annotations,
+    options.omitBody === true,
   );
 }
 
@@ -127,8 +130,11 @@ export function decodeSent(payload: Message | Buffer, format: number | undefined
   return sections.map((bytes) => WireMessage.decode(Buffer.from(bytes)));
 }
 
-/** x-opt-message-state: 1 deferred (also while locked after receive-by-sequence-number), 2 scheduled, 0 active. */
+/**
+ * x-opt-message-state: 1 deferred (also while locked after receive-by-sequence-number), 2 scheduled (also once a
+ * scheduled message is visible, as Service Bus reports it), 0 active.
+ */
 function stateCode(m: StoredMessage): number {
-  if (m.state === "scheduled") return 2;
-  return m.state === "deferred" || m.wasDeferred ? 1 : 0;
+  if (m.state === "deferred" || m.wasDeferred) return 1;
+  return m.state === "scheduled" || m.wasScheduled ? 2 : 0;
 }
