@@ -8,7 +8,7 @@ import { startTestStack, type TestStack } from "../support/stack.ts";
 
 /**
  * The unchanged @azure/service-bus SDK against `keyless stack`, on what Service Bus does and the SDK's own specs
- * expect: delivery counts around deferral, the state of scheduled messages, refusals
+ * expect: delivery counts around deferral, the state of scheduled messages, dead-letter-queue settlement, refusals
  * without a role, and thousands of management calls and put-tokens on one connection.
  */
 describe("the Node SDK against the local stack", () => {
@@ -87,6 +87,33 @@ describe("the Node SDK against the local stack", () => {
     await holder.completeMessage(held!);
     await holder.close();
     await peeker.close();
+  });
+
+  it("refuses to dead-letter a dead-lettered message with GeneralError and keeps it; abandoning one leaves its deliveryCount as it was", async () => {
+    await stack.send("orders", { body: "poison" });
+    const receiver = admin.createReceiver("orders");
+    const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 2000 });
+    await receiver.deadLetterMessage(m!, { deadLetterReason: "Test", deadLetterErrorDescription: "test" });
+    const dlq = admin.createReceiver("orders", { subQueueType: "deadLetter" });
+    const [dead] = await dlq.receiveMessages(1, { maxWaitTimeInMs: 2000 });
+    assert.equal(dead?.deliveryCount, 0);
+
+    await assert.rejects(dlq.deadLetterMessage(dead!), (e) => {
+      assert.ok(isServiceBusError(e));
+      assert.equal(e.code, "GeneralError");
+      return true;
+    });
+    const [kept] = await dlq.receiveMessages(1, { maxWaitTimeInMs: 2000 });
+    assert.equal(kept?.messageId, dead!.messageId, "the refused message is still in the dead-letter queue");
+    assert.equal(kept?.deliveryCount, 0);
+
+    await dlq.abandonMessage(kept!);
+    const [back] = await dlq.receiveMessages(1, { maxWaitTimeInMs: 2000 });
+    assert.equal(back?.deliveryCount, 0, "an abandon in a dead-letter queue does not count");
+    await dlq.completeMessage(back!);
+    await stack.waitForCounts("orders", (c) => c.deadLettered === 0);
+    await dlq.close();
+    await receiver.close();
   });
 
   it("refuses a managed identity without the role at once with UnauthorizedAccess naming the claim, for sending and receiving", async () => {

@@ -6,7 +6,7 @@
  * Invariant: a message is in exactly one state. "locked" messages stay locked until settled or until their lock
  * expires, whatever happens to the link or connection that received them — nothing is released early.
  */
-import { lockLost, messageNotFound, quotaExceeded } from "./errors.ts";
+import { lockLost, messageNotFound, notAllowed, quotaExceeded } from "./errors.ts";
 import { newLockToken } from "./lock-token.ts";
 import { SeqHeap } from "./seq-heap.ts";
 import type { WireMessage } from "./wire-message.ts";
@@ -54,8 +54,12 @@ export type Outcome =
 
 export interface StoreSettings {
   readonly lockDurationMs: number;
-  /** Infinity for a dead-letter queue (its messages are never dead-lettered again). */
   readonly maxDeliveryCount: number;
+  /**
+   * A dead-letter queue: its messages cannot be dead-lettered again (refused with GeneralError, the message stays),
+   * and a failed delivery does not count (the SDKs' own specs expect an abandoned one back with its count unchanged).
+   */
+  readonly deadLetterQueue?: boolean;
   readonly defaultTtlMs: number;
   readonly deadLetterOnExpiration: boolean;
   readonly maxSizeBytes: number;
@@ -180,6 +184,15 @@ export class MessageStore {
   settle(lockToken: string, outcome: Outcome): void {
     const m = this.#locks.get(lockToken);
     if (m === undefined || m.lock === undefined) throw lockLost();
+    if (outcome.kind === "deadLetter" && this.settings.deadLetterQueue) {
+      // The refusal settles the client's delivery, so the lock is of no more use: the message is available again
+      // at once (uncounted, as in any dead-letter queue) rather than after the lock expires.
+      this.#unlock(m);
+      this.#deliveryFailed(m);
+      throw notAllowed(
+        `Cannot dead-letter a message that is already in the dead-letter queue '${this.path}'. Complete, abandon or defer it instead.`,
+      );
+    }
     this.#unlock(m);
     switch (outcome.kind) {
       case "complete":
@@ -339,7 +352,7 @@ export class MessageStore {
 
   /** Abandon and lock expiry both count as a failed delivery: redeliver, or dead-letter past MaxDeliveryCount. */
   #deliveryFailed(m: StoredMessage): void {
-    m.deliveryCount++;
+    if (!this.settings.deadLetterQueue) m.deliveryCount++;
     if (m.wasDeferred) {
       m.state = "deferred";
       return;

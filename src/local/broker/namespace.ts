@@ -104,6 +104,7 @@ export class Namespace {
       const deadLetters = new MessageStore(`${path}/$DeadLetterQueue`, {
         lockDurationMs: s.lockDurationMs,
         maxDeliveryCount: Infinity,
+        deadLetterQueue: true,
         defaultTtlMs: Infinity,
         deadLetterOnExpiration: false,
         maxSizeBytes,
