@@ -33,6 +33,7 @@ import {
   rejectedOutcome,
   remoteOutcome,
   settle,
+  transportClosed,
 } from "./rhea-internals.ts";
 import { decodeSent } from "./wire-message.ts";
 
@@ -145,7 +146,10 @@ export class AmqpServer {
       if (!connection.is_open()) socket.destroy();
     }, OPEN_DEADLINE_MS);
     deadline.unref();
-    socket.once("close", () => clearTimeout(deadline));
+    socket.once("close", () => {
+      clearTimeout(deadline);
+      transportClosed(connection);
+    });
     (connection as unknown as { accept(s: net.Socket): void }).accept(socket);
   }
 

@@ -4,7 +4,7 @@
  * check.
  */
 import rhea from "rhea";
-import type { Delivery, Message, Receiver, Sender } from "rhea";
+import type { Connection, Delivery, Message, Receiver, Sender } from "rhea";
 
 import type { AmqpErrorShape } from "./errors.ts";
 
@@ -60,6 +60,23 @@ export function bytesOf(message: Message): Buffer {
 
 /** rhea.message.decode, typed with the same Message type the rest of rhea's typings use. */
 export const decodeMessage = (bytes: Buffer): Message => outcomes.decode(bytes);
+
+/**
+ * Tells rhea a connection's transport is gone. rhea notices that only on the socket's 'end' or 'error'; a socket the
+ * broker destroys (on close) emits neither, and rhea's heartbeat timer then kept re-arming itself, holding the process
+ * open (`keyless stack` did not exit on Ctrl-C while a client was connected).
+ */
+export function transportClosed(connection: Connection): void {
+  const c = connection as unknown as {
+    socket_ready?: boolean;
+    heartbeat_out?: NodeJS.Timeout;
+    heartbeat_in?: NodeJS.Timeout;
+    abort_idle?: NodeJS.Timeout;
+  };
+  c.socket_ready = false;
+  for (const timer of [c.heartbeat_out, c.heartbeat_in, c.abort_idle]) clearTimeout(timer);
+  c.heartbeat_out = c.heartbeat_in = c.abort_idle = undefined;
+}
 
 /** The outcome a client put on a disposition, as rhea keeps it: the composite, and its fields still typed. */
 export interface RemoteOutcome {
