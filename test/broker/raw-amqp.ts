@@ -25,12 +25,22 @@ export function sasToken(
   return `SharedAccessSignature sr=${sr}&sig=${sig}&se=${se}&skn=${keyName}`;
 }
 
-export async function connect(port: number): Promise<Connection> {
+/** A connection over SASL ANONYMOUS (the JS SDK's), or MSSBCBS (Service Bus's own, the only one .NET's client offers). */
+export async function connect(
+  port: number,
+  sasl: "ANONYMOUS" | "MSSBCBS" = "ANONYMOUS",
+): Promise<Connection> {
   const connection = rhea.create_container().connect({
     host: "127.0.0.1",
     port,
     reconnect: false,
-    username: "anonymous",
+    ...(sasl === "MSSBCBS"
+      ? {
+          sasl_mechanisms: {
+            MSSBCBS: { start: (done: (e: unknown, r: Buffer) => void) => done(undefined, Buffer.alloc(0)) },
+          },
+        }
+      : { username: "anonymous" }),
   } as never);
   await new Promise((resolve, reject) => {
     connection.once("connection_open", resolve);

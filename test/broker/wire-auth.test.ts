@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import type { Connection } from "rhea";
 
 import type { Broker } from "../../src/local/broker/index.ts";
-import { connect, putTokenRequest, refused, requestResponse, types } from "./raw-amqp.ts";
+import { connect, putTokenRequest, refused, requestResponse, sasToken, types } from "./raw-amqp.ts";
 import { emulatorConfig, grant, queue, removeTestCa, signToken, startTestBroker } from "./support.ts";
 
 describe("refusals without a role, on the wire", () => {
@@ -35,6 +35,15 @@ describe("refusals without a role, on the wire", () => {
     }
     return connection;
   }
+
+  it("accepts Service Bus's own SASL mechanism, MSSBCBS, the only one .NET's Microsoft.Azure.Amqp offers", async () => {
+    const c = await connect(broker.plainPort!, "MSSBCBS");
+    const cbs = await requestResponse(c, "$cbs", "target");
+    const audience = `${namespace}/orders`;
+    const reply = await cbs.request(putTokenRequest(audience, sasToken(audience)));
+    assert.equal(reply.application_properties?.["status-code"], 202, "authorisation then follows on $cbs");
+    c.close();
+  });
 
   it("refuses a sender attach without the Send role at once, with Azure's condition and wording", async () => {
     const c = await connectedAs("wire-listener");

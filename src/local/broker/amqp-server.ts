@@ -29,6 +29,7 @@ import { ReplyLinks, sendReply, statusCode } from "./request-response.ts";
 import {
   acceptedOutcome,
   echoOutcome,
+  enableCbsSasl,
   internals,
   rejectedOutcome,
   remoteOutcome,
@@ -87,6 +88,7 @@ export class AmqpServer {
     this.#container.sasl_server_mechanisms.enable_anonymous();
     // PLAIN credentials are not trusted for anything: authorisation happens through $cbs tokens.
     this.#container.sasl_server_mechanisms.enable_plain(() => true);
+    enableCbsSasl(this.#container);
     this.#wire();
     this.#expiryCheck = setInterval(() => this.#detachExpired(), 1000);
     this.#expiryCheck.unref();

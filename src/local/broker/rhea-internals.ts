@@ -4,7 +4,7 @@
  * check.
  */
 import rhea from "rhea";
-import type { Connection, Delivery, Message, Receiver, Sender } from "rhea";
+import type { Connection, Container, Delivery, Message, Receiver, Sender } from "rhea";
 
 import type { AmqpErrorShape } from "./errors.ts";
 
@@ -56,6 +56,26 @@ export function bytesOf(message: Message): Buffer {
   const bytes = sentBytes.get(message);
   if (bytes === undefined) throw new Error("the message was not decoded by rhea from bytes");
   return bytes;
+}
+
+/**
+ * Offers Service Bus's own SASL mechanism, MSSBCBS ("authorisation follows on $cbs"), which Microsoft.Azure.Amqp
+ * (the .NET client) asks for and accepts no other; like ANONYMOUS it succeeds at once. rhea takes a server mechanism
+ * as a factory of objects with `start(response)` setting `outcome` and `username`.
+ */
+export function enableCbsSasl(container: Container): void {
+  const mechanisms = container.sasl_server_mechanisms as unknown as Record<string, () => unknown>;
+  mechanisms.MSSBCBS = () => {
+    const mechanism = {
+      outcome: undefined as boolean | undefined,
+      username: undefined as string | undefined,
+      start() {
+        mechanism.outcome = true;
+        mechanism.username = "MSSBCBS";
+      },
+    };
+    return mechanism;
+  };
 }
 
 /** rhea.message.decode, typed with the same Message type the rest of rhea's typings use. */
