@@ -49,8 +49,10 @@ describe("dispositions on the wire", () => {
   const deliveries: Delivery[] = [];
 
   before(async () => {
-    broker = await startTestBroker(emulatorConfig([queue("d", { LockDuration: "PT0.5S" })]));
-    connection = await authorizedConnection(broker.plainPort!, "d");
+    broker = await startTestBroker(
+      emulatorConfig([queue("d", { LockDuration: "PT0.5S" }), queue("counted")]),
+    );
+    connection = await authorizedConnection(broker.plainPort!, "");
     receiver = connection.open_receiver({
       source: { address: "d" },
       autoaccept: false,
@@ -112,6 +114,34 @@ describe("dispositions on the wire", () => {
       assert.equal(confirmation.outcome, sent, `a ${sent} disposition is confirmed as ${sent}`);
       assert.equal(confirmation.error, undefined, `the ${sent} confirmation carries no error`);
     }
+  });
+
+  it("counts a modified delivery as a failed attempt but not a released one, as AMQP says", async () => {
+    const client = connectionStringClient(broker);
+    await client.createSender("counted").sendMessages({ body: "count me" });
+    await client.close();
+    const own = connection.open_receiver({
+      source: { address: "counted" },
+      autoaccept: false,
+      credit_window: 0,
+      rcv_settle_mode: 1,
+    } as never);
+    await opened(own);
+    const next = () =>
+      new Promise<{ delivery: Delivery; count: number }>((resolve) => {
+        own.once("message", (ctx) =>
+          resolve({ delivery: ctx.delivery!, count: ctx.message!.delivery_count ?? 0 }),
+        );
+        own.add_credit(1);
+      });
+    const counts: number[] = [];
+    for (const outcome of [outcomes.released!(), outcomes.modified!({}), outcomes.accepted!()]) {
+      const { delivery, count } = await next();
+      counts.push(count);
+      await settleAndConfirm(delivery, outcome.described());
+    }
+    assert.deepEqual(counts, [0, 0, 1], "delivery-count after: nothing, released, modified");
+    own.close();
   });
 
   it("refuses a settlement after the lock expired with rejected(message-lock-lost)", async () => {

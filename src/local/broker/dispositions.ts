@@ -1,6 +1,7 @@
 /**
- * What a client's disposition of a peek-locked message means in Service Bus terms: accepted completes, released
- * and modified abandon (modified with undeliverable-here defers), rejected dead-letters. Properties to modify are
+ * What a client's disposition of a peek-locked message means in Service Bus terms: accepted completes, modified
+ * abandons (with undeliverable-here it defers), rejected dead-letters, and released returns the message uncounted
+ * (AMQP: the delivery-count of a released message must not be incremented). Properties to modify are
  * read from the outcome's still-typed fields, so they keep the AMQP types the client sent.
  */
 import { type Typed, TypedMap } from "./amqp-sections.ts";
@@ -17,7 +18,7 @@ export function toOutcome(
     case "accepted":
       return { kind: "complete" };
     case "released":
-      return { kind: "abandon" };
+      return { kind: "release" };
     case "modified": {
       // modified: [delivery-failed, undeliverable-here, message-annotations]
       const properties = typedEntries(state?.value?.[2] as Typed | undefined);

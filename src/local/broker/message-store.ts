@@ -44,6 +44,8 @@ export type Properties = Record<string, unknown>;
 export type Outcome =
   | { readonly kind: "complete" }
   | { readonly kind: "abandon"; readonly properties?: Properties | undefined }
+  /** AMQP released: not acted upon (e.g. .NET releases what arrives after its receive call ended), not counted. */
+  | { readonly kind: "release" }
   | { readonly kind: "defer"; readonly properties?: Properties | undefined }
   | {
       readonly kind: "deadLetter";
@@ -201,6 +203,10 @@ export class MessageStore {
       case "abandon":
         mergeProperties(m, outcome.properties);
         this.#deliveryFailed(m);
+        return;
+      case "release":
+        if (m.wasDeferred) m.state = "deferred";
+        else this.#makeAvailable(m);
         return;
       case "defer":
         // Service Bus counts the delivery that ended in the deferral: received by sequence number, it shows one more.
