@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 
-import rhea from "rhea";
-import type { Connection, Receiver } from "rhea";
+import type { Receiver } from "rhea";
 
 import type { Broker } from "../../src/local/broker/index.ts";
+import { authorizedConnection } from "./raw-amqp.ts";
 import {
   connectionStringClient,
   emulatorConfig,
@@ -17,49 +16,6 @@ import {
   sleep,
   startTestBroker,
 } from "./support.ts";
-
-/** A SAS token exactly as core-amqp builds one. */
-function sasToken(audience: string, keyName = "RootManageSharedAccessKey", key = "SAS_KEY_VALUE"): string {
-  const sr = encodeURIComponent(audience);
-  const se = Math.floor(Date.now() / 1000) + 3600;
-  const sig = encodeURIComponent(createHmac("sha256", key).update(`${sr}\n${se}`).digest("base64"));
-  return `SharedAccessSignature sr=${sr}&sig=${sig}&se=${se}&skn=${keyName}`;
-}
-
-/** A raw rhea client: lets a test control link credit and drain precisely, which the SDK does not expose. */
-async function rawConnection(port: number): Promise<Connection> {
-  const container = rhea.create_container();
-  const connection = container.connect({
-    host: "127.0.0.1",
-    port,
-    reconnect: false,
-    username: "anonymous",
-  } as never);
-  await new Promise((resolve, reject) => {
-    connection.once("connection_open", resolve);
-    connection.once("connection_error", reject);
-  });
-  const cbsReceiver = connection.open_receiver({ source: { address: "$cbs" }, name: "cbs-reply" } as never);
-  const cbsSender = connection.open_sender({ target: { address: "$cbs" } });
-  await new Promise((r) => cbsSender.once("sendable", r));
-  const done = new Promise<number>((resolve) =>
-    cbsReceiver.once("message", (ctx) =>
-      resolve(Number(ctx.message?.application_properties?.["status-code"])),
-    ),
-  );
-  cbsSender.send({
-    message_id: "1",
-    reply_to: "cbs-reply",
-    application_properties: {
-      operation: "put-token",
-      name: `sb://localhost:${port}/raw`,
-      type: "servicebus.windows.net:sastoken",
-    },
-    body: sasToken(`sb://localhost:${port}/raw`),
-  });
-  assert.equal(await done, 202);
-  return connection;
-}
 
 describe("robustness", () => {
   let broker: Broker;
@@ -77,7 +33,8 @@ describe("robustness", () => {
     await client.createSender("raw").sendMessages(Array.from({ length: 5 }, (_, i) => ({ body: i })));
     await client.close();
 
-    const connection = await rawConnection(broker.plainPort!);
+    // A bare rhea client lets the test control link credit and drain precisely, which the SDK does not expose.
+    const connection = await authorizedConnection(broker.plainPort!, "raw");
     const receiver: Receiver = connection.open_receiver({
       source: { address: "raw" },
       credit_window: 0,
