@@ -3,7 +3,16 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".keyless/"] },
+  // The optional interop checks build and install here (ignored by git too).
+  {
+    ignores: [
+      "node_modules/",
+      ".keyless/",
+      "test/interop/python/.venv/",
+      "test/interop/dotnet/bin/",
+      "test/interop/dotnet/obj/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -101,9 +101,14 @@ export async function run(argv: string[]): Promise<number> {
       `  managed identity   ${stack.identity.identityEndpoint}  (IDENTITY_HEADER in the env file)`,
       `  token issuer       ${stack.identity.authority}/${stack.tenant.tenantId}/v2.0/.well-known/openid-configuration`,
       `  service bus        amqps://localhost:${stack.broker.tlsPort} (token credentials)  amqp://localhost:${stack.broker.plainPort} (connection string)`,
-      `  broker counts      http://127.0.0.1:${stack.broker.httpPort}/`,
+      `  broker counts      ${env.KEYLESS_BROKER_INSPECTION_URL ?? "off"}  (KEYLESS_BROKER_INSPECTION_URL)`,
       `  orders API         ${stack.ordersApi.url}`,
       `  development CA     ${stack.caCertPath}  (NODE_EXTRA_CA_CERTS)`,
+      ...(env.KEYLESS_SENDER_CLIENT_ID
+        ? [
+            `  sender identity    ${env.KEYLESS_SENDER_CLIENT_ID}  (KEYLESS_SENDER_CLIENT_ID: may send to ${env.SERVICEBUS_ENTITIES}; the worker's AZURE_CLIENT_ID only receives)`,
+          ]
+        : []),
       "",
     ].join("\n"),
   );

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import type { Logger } from "pino";
@@ -19,6 +20,9 @@ export const DEFAULT_PORTS = {
   amqp: 5672,
   brokerHttp: 5300,
 } as const;
+
+/** The entity the worker receives from (SERVICEBUS_ENTITIES in env()). */
+const WORKER_ENTITY = "orders";
 
 /** Where Service Bus tokens are meant for, with and without the trailing slash the SDK's scope produces. */
 const SERVICE_BUS_AUDIENCES = ["https://servicebus.azure.net/", "https://servicebus.azure.net"];
@@ -73,6 +77,8 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const host = options.host ?? "127.0.0.1";
   const publicHost = options.publicHost ?? "localhost";
+  // HTTP URLs name the loopback address itself: "localhost" may resolve to ::1 first, where nothing listens.
+  const httpHost = publicHost === "localhost" ? "127.0.0.1" : publicHost;
   const ports = { ...DEFAULT_PORTS, ...options.ports };
   const tenant =
     options.tenant !== undefined
@@ -95,7 +101,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const identity = await startIdentityPlatform({
       tenant,
       host,
-      publicHost: publicHost === "localhost" ? "127.0.0.1" : publicHost,
+      publicHost: httpHost,
       port: ports.identity,
       ...(options.identityHeader ? { identityHeader: options.identityHeader } : {}),
       ...(options.logger ? { logger: options.logger.child({ part: "identity" }) } : {}),
@@ -111,7 +117,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.push(ordersApi);
 
-    const ca = await ensureDevCa(options.caDir ?? ".keyless/ca");
+    // Absolute, so the env file works from any directory (NODE_EXTRA_CA_CERTS is read relative to the process's).
+    const ca = await ensureDevCa(resolve(options.caDir ?? ".keyless/ca"));
     const tls = await ca.serverCert([...new Set(["localhost", "127.0.0.1", "::1", publicHost])]);
     const serviceBusTokens = createEntraTokenValidator({
       authority: identity.authority,
@@ -143,6 +150,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     let broker = await startBroker(brokerOptions(ports.amqps, ports.amqp, ports.brokerHttp));
     started.push({ close: () => broker.close() });
+    // An identity that may send to the worker's entity, for producers (the worker's own identity only receives).
+    const sender = tenant.identities.find(
+      (i) =>
+        i !== worker && tenant.serviceBusRightsOf(i.objectId, broker.namespace, WORKER_ENTITY).has("Send"),
+    );
 
     return {
       tenant,
@@ -166,9 +178,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         KEYLESS_AUTHORITY: identity.authority,
         KEYLESS_GRAPH_URL: identity.graphUrl,
         ...(admin ? { KEYLESS_ADMIN_CLIENT_ID: admin.clientId } : {}),
+        ...(sender ? { KEYLESS_SENDER_CLIENT_ID: sender.clientId } : {}),
         SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: `${publicHost}:${broker.tlsPort}`,
         SERVICEBUS_CONNECTION_STRING: `Endpoint=sb://${publicHost}:${broker.plainPort};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;`,
-        SERVICEBUS_ENTITIES: "orders",
+        SERVICEBUS_ENTITIES: WORKER_ENTITY,
+        ...(broker.httpPort !== undefined
+          ? { KEYLESS_BROKER_INSPECTION_URL: `http://${httpHost}:${broker.httpPort}/` }
+          : {}),
         NODE_EXTRA_CA_CERTS: ca.caCertPath,
         KEYLESS_CA_CERTS: ca.caCertPath,
         API_ORDERS_BASE_URL: ordersApi.url,

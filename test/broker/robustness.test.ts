@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import type { Receiver } from "rhea";
 
 import type { Broker } from "../../src/local/broker/index.ts";
+import { authorizedConnection } from "./raw-amqp.ts";
 import {
   connectionStringClient,
   emulatorConfig,
@@ -15,7 +16,6 @@ import {
   sleep,
   startTestBroker,
 } from "./support.ts";
-import { rawConnection } from "./raw-client.ts";
 
 describe("robustness", () => {
   let broker: Broker;
@@ -33,7 +33,8 @@ describe("robustness", () => {
     await client.createSender("raw").sendMessages(Array.from({ length: 5 }, (_, i) => ({ body: i })));
     await client.close();
 
-    const connection = await rawConnection(broker.plainPort!);
+    // A bare rhea client lets the test control link credit and drain precisely, which the SDK does not expose.
+    const connection = await authorizedConnection(broker.plainPort!, "raw");
     const receiver: Receiver = connection.open_receiver({
       source: { address: "raw" },
       credit_window: 0,

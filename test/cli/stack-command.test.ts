@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { parseEnv } from "node:util";
 import { after, before, describe, it } from "node:test";
 
 import { ManagedIdentityCredential } from "@azure/identity";
 import { ServiceBusClient } from "@azure/service-bus";
+
+import { trustDevCaInProcess } from "../../src/local/dev-ca.ts";
 
 const KEYLESS = new URL("../../bin/keyless", import.meta.url).pathname;
 
@@ -32,8 +34,10 @@ describe("keyless stack --write-env", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "keyless-stack-"));
     const envFile = join(dir, "local.env");
-    // Through bin/keyless, as `npx keyless stack --write-env …` runs it; every port a free one.
-    child = spawn(KEYLESS, ["stack", "--ca-dir", join(dir, "ca"), "--write-env", envFile], {
+    // Through bin/keyless, as `npx keyless stack --write-env …` runs it; every port a free one, the CA directory
+    // given relative to its cwd.
+    child = spawn(KEYLESS, ["stack", "--ca-dir", "ca", "--write-env", envFile], {
+      cwd: dir,
       stdio: ["ignore", "pipe", "pipe"],
       env: {
         ...process.env,
@@ -66,6 +70,31 @@ describe("keyless stack --write-env", () => {
       assert.ok(env[name], `${name} is in the env file`);
     }
     assert.match(output, /managed identity\s+http:\/\/127\.0\.0\.1:\d+\/msi\/token/);
+  });
+
+  it("gives the development CA as an absolute path, which works from any directory", async () => {
+    assert.ok(isAbsolute(env.NODE_EXTRA_CA_CERTS!), env.NODE_EXTRA_CA_CERTS);
+    assert.equal(env.KEYLESS_CA_CERTS, env.NODE_EXTRA_CA_CERTS);
+    await access(env.NODE_EXTRA_CA_CERTS!);
+  });
+
+  it("names the broker's inspection URL, which serves the entity counts", async () => {
+    const response = await fetch(env.KEYLESS_BROKER_INSPECTION_URL!);
+    const stats = (await response.json()) as { entities: Array<{ name: string }> };
+    assert.ok(stats.entities.some((e) => e.name === "orders"));
+  });
+
+  it("names an identity that may send to the worker's entity, over managed identity and TLS", async () => {
+    assert.ok(env.KEYLESS_SENDER_CLIENT_ID);
+    assert.notEqual(env.KEYLESS_SENDER_CLIENT_ID, env.AZURE_CLIENT_ID, "the worker only receives");
+    trustDevCaInProcess(await readFile(env.NODE_EXTRA_CA_CERTS!, "utf8"));
+    const client = new ServiceBusClient(
+      env.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE!,
+      new ManagedIdentityCredential({ clientId: env.KEYLESS_SENDER_CLIENT_ID! }),
+      { retryOptions: { maxRetries: 0 } },
+    );
+    await client.createSender(env.SERVICEBUS_ENTITIES!).sendMessages({ body: "from the sender identity" });
+    await client.close();
   });
 
   it("gives a stock ManagedIdentityCredential a token the sample API accepts where its roles allow, and refuses refunds", async () => {
@@ -105,19 +134,27 @@ describe("keyless stack --write-env", () => {
     );
   });
 
-  it("stops on SIGINT and exits 0, even with a client still connected", async () => {
-    // A worker left running in another terminal: its AMQP connection must not keep the stack alive.
-    const client = new ServiceBusClient(env.SERVICEBUS_CONNECTION_STRING!, {
-      retryOptions: { maxRetries: 0 },
+  it("stops on SIGINT and exits 0 while a worker is connected to its broker, identity endpoint and API", async () => {
+    // What a running worker holds open: a subscribed receiver (AMQP heartbeats) and keep-alive HTTP connections.
+    const worker = new ServiceBusClient(
+      env.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE!,
+      new ManagedIdentityCredential({ clientId: env.AZURE_CLIENT_ID! }),
+    );
+    const subscription = worker.createReceiver(env.SERVICEBUS_ENTITIES!).subscribe({
+      processMessage: async () => {},
+      processError: async () => {},
     });
-    const receiver = client.createReceiver("orders");
-    await receiver.peekMessages(1);
-    try {
-      child.kill("SIGINT");
-      const [code] = (await once(child, "exit")) as [number | null];
-      assert.equal(code, 0);
-    } finally {
-      await client.close().catch(() => undefined);
-    }
+    await worker.createReceiver(env.SERVICEBUS_ENTITIES!).peekMessages(1);
+    await fetch(new URL("orders/s-1", env.API_ORDERS_BASE_URL));
+
+    const exited = once(child, "exit") as Promise<[number | null]>;
+    child.kill("SIGINT");
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error("keyless stack did not exit within 10 s of SIGINT")), 10_000).unref(),
+    );
+    const [code] = await Promise.race([exited, timeout]);
+    assert.equal(code, 0);
+    await subscription.close().catch(() => undefined);
+    await worker.close().catch(() => undefined);
   });
 });

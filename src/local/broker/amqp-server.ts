@@ -14,11 +14,28 @@ import { type EntityAddress, parseAddress } from "./addresses.ts";
 import type { BrokerAuth, Right } from "./auth-types.ts";
 import { ConnectionAuth } from "./connection-auth.ts";
 import { DeliveryLink, deliveryLocks } from "./delivery-link.ts";
-import { AmqpRefusal, type AmqpErrorShape, invalidToken, lockLost, messageTooLarge } from "./errors.ts";
+import {
+  AmqpRefusal,
+  type AmqpErrorShape,
+  invalidToken,
+  lockLost,
+  messageTooLarge,
+  sessionfulReceiverRefused,
+} from "./errors.ts";
+import { toOutcome } from "./dispositions.ts";
 import { handleManagementRequest } from "./management.ts";
-import { acceptedOutcome, internals, rejectedOutcome, transportGone } from "./rhea-internals.ts";
-import type { Outcome, Properties } from "./message-store.ts";
 import type { Namespace } from "./namespace.ts";
+import { ReplyLinks, sendReply, statusCode } from "./request-response.ts";
+import {
+  acceptedOutcome,
+  echoOutcome,
+  enableCbsSasl,
+  internals,
+  rejectedOutcome,
+  remoteOutcome,
+  settle,
+  transportGone,
+} from "./rhea-internals.ts";
 import { decodeSent } from "./wire-message.ts";
 
 export interface AmqpServerOptions {
@@ -43,11 +60,10 @@ interface LinkState {
 interface ConnectionState {
   readonly auth: ConnectionAuth;
   readonly links: Map<Sender | Receiver, LinkState>;
-  /** reply links of request/response nodes, by link name ($cbs) and by target address ($management) */
-  readonly replyTo: Map<string, Sender>;
+  /** the client's receivers from $cbs and $management, which requests are answered on */
+  readonly replyLinks: ReplyLinks;
 }
 
-const DEAD_LETTER_CONDITION = "com.microsoft:dead-letter";
 const CREDIT = 1000;
 const MAX_FRAME_SIZE = 262144;
 /** A client must finish SASL and AMQP open within this time (Service Bus itself allows 20 s for the first put-token). */
@@ -72,6 +88,7 @@ export class AmqpServer {
     this.#container.sasl_server_mechanisms.enable_anonymous();
     // PLAIN credentials are not trusted for anything: authorisation happens through $cbs tokens.
     this.#container.sasl_server_mechanisms.enable_plain(() => true);
+    enableCbsSasl(this.#container);
     this.#wire();
     this.#expiryCheck = setInterval(() => this.#detachExpired(), 1000);
     this.#expiryCheck.unref();
@@ -111,6 +128,9 @@ export class AmqpServer {
     const connection = this.#container.create_connection({
       max_frame_size: MAX_FRAME_SIZE,
       channel_max: 65535,
+      // A reply written while the previous frame awaits its ACK would otherwise wait out the peer's delayed ACK
+      // (about 40 ms per request/response round trip on Linux).
+      tcp_no_delay: true,
     } as never);
     const raw = connection as unknown as { input(buff: Buffer): void; frame_size?: number };
     const input = raw.input.bind(connection);
@@ -199,6 +219,14 @@ export class AmqpServer {
         guard(outcome, (ctx) => this.#onDisposition(ctx.delivery!, outcome)),
       );
     }
+    // A client may settle without an outcome; the broker settles too, or the session slot stays taken (a lock
+    // stays until it expires, as for a client that went away).
+    c.on(
+      "settled",
+      guard("settled", (ctx) => {
+        if (!ctx.delivery!.settled) settle(ctx.delivery!);
+      }),
+    );
     const linkClosed = (ctx: EventContext) => this.#dropLink(ctx.connection, (ctx.sender ?? ctx.receiver)!);
     c.on("sender_close", guard("sender_close", linkClosed));
     c.on("receiver_close", guard("receiver_close", linkClosed));
@@ -219,7 +247,7 @@ export class AmqpServer {
   #state(connection: Connection): ConnectionState {
     let s = this.#connections.get(connection);
     if (s === undefined) {
-      s = { auth: new ConnectionAuth(this.#opts.auth), links: new Map(), replyTo: new Map() };
+      s = { auth: new ConnectionAuth(this.#opts.auth), links: new Map(), replyLinks: new ReplyLinks() };
       this.#connections.set(connection, s);
     }
     return s;
@@ -248,8 +276,7 @@ export class AmqpServer {
     if (parsed?.node === "cbs" || parsed?.node === "management") {
       sender.set_source({ address });
       state.links.set(sender, { role: parsed.node, resource });
-      state.replyTo.set(sender.name, sender);
-      if (target?.address) state.replyTo.set(target.address, sender);
+      state.replyLinks.add(sender, address, target?.address);
       return;
     }
     try {
@@ -261,10 +288,14 @@ export class AmqpServer {
         );
       const { store, rbacPath } = this.#opts.namespace.receivable(parsed.entity, resource);
       const tokenKey = state.auth.authorize(address, rbacPath, "Listen", resource);
+      // Entities never require sessions here (RequiresSession: true is refused at load).
+      if (asksForSession(sender)) throw sessionfulReceiverRefused();
       sender.set_source({ address });
       const consumer = new DeliveryLink(sender, store, sender.snd_settle_mode === 1);
       state.links.set(sender, { role: "entity", entity: parsed.entity, tokenKey, resource, consumer });
       store.addConsumer(consumer);
+      // Nothing goes out before the attach (see attachPending); deliver what the attach's credit allows once it has.
+      setImmediate(() => store.pump());
     } catch (error) {
       this.#refuseAttach(sender, error);
     }
@@ -334,11 +365,11 @@ export class AmqpServer {
     switch (link.role) {
       case "cbs":
         delivery.update(true, acceptedOutcome());
-        this.#onPutToken(state, request);
+        this.#onPutToken(ctx.connection, state, receiver, request);
         return;
       case "management":
         delivery.update(true, acceptedOutcome());
-        this.#onManagement(state, link, request);
+        this.#onManagement(state, link, receiver, request);
         return;
       case "entity":
         this.#onSend(
@@ -353,32 +384,47 @@ export class AmqpServer {
     }
   }
 
-  #onPutToken(state: ConnectionState, request: Message): void {
+  #onPutToken(connection: Connection, state: ConnectionState, receiver: Receiver, request: Message): void {
     const props = request.application_properties ?? {};
-    const reply = (statusCode: number, statusDescription: string) => {
-      const sender = typeof request.reply_to === "string" ? state.replyTo.get(request.reply_to) : undefined;
-      if (sender === undefined || !sender.is_open()) return;
-      sender.send({
-        correlation_id: request.message_id,
-        application_properties: { "status-code": statusCode, "status-description": statusDescription },
-      } as unknown as Message);
+    const reply = (code: number, description: string) => {
+      const sender = state.replyLinks.for(request, receiver, "$cbs");
+      if (sender === undefined) return;
+      sendReply(sender, request, { "status-code": statusCode(code), "status-description": description });
     };
-    if (props.operation !== "put-token" || typeof request.body !== "string") {
+    const token = Buffer.isBuffer(request.body) ? request.body.toString("utf8") : request.body;
+    if (props.operation !== "put-token" || typeof token !== "string") {
       reply(400, "Only put-token with a string token is supported.");
       return;
     }
     const audience = String(props.name ?? "");
-    state.auth.putToken(audience, String(props.type ?? ""), request.body).then(
-      () => reply(202, "Accepted"),
-      (error: unknown) => {
-        const text = error instanceof AmqpRefusal ? error.message : "The token could not be verified.";
-        this.#opts.logger.info({ audience, reason: text }, "put-token refused");
-        reply(401, text);
-      },
+    state.auth.putToken(audience, String(props.type ?? ""), token).then(
+      () => this.#guarded(connection, "put-token", () => reply(202, "Accepted")),
+      (error: unknown) =>
+        this.#guarded(connection, "put-token", () => {
+          const text = error instanceof AmqpRefusal ? error.message : "The token could not be verified.";
+          this.#opts.logger.info({ audience, reason: text }, "put-token refused");
+          reply(401, text);
+        }),
     );
   }
 
-  #onManagement(state: ConnectionState, link: LinkState, request: Message): void {
+  /** Work that runs outside rhea's event handlers (after an await): a failure ends that connection, not the broker. */
+  #guarded(connection: Connection, what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#opts.logger.warn(
+        { err: error, event: what },
+        "closing a connection after an error while handling it",
+      );
+      connection.close({
+        condition: "amqp:internal-error",
+        description: "The broker could not process a frame.",
+      });
+    }
+  }
+
+  #onManagement(state: ConnectionState, link: LinkState, receiver: Receiver, request: Message): void {
     const entity = link.entity!;
     const nodePath = link.resource.replace(/^sb:\/\/[^/]*\//, "");
     const result = handleManagementRequest(request, {
@@ -388,17 +434,18 @@ export class AmqpServer {
       authorize: (right: Right, rbacPath: string) =>
         state.auth.authorize(nodePath, rbacPath, right, link.resource),
     });
-    const sender = typeof request.reply_to === "string" ? state.replyTo.get(request.reply_to) : undefined;
-    if (sender === undefined || !sender.is_open()) return;
-    sender.send({
-      correlation_id: request.message_id,
-      application_properties: {
-        statusCode: result.statusCode,
+    const sender = state.replyLinks.for(request, receiver, nodePath);
+    if (sender === undefined) return;
+    sendReply(
+      sender,
+      request,
+      {
+        statusCode: statusCode(result.statusCode),
         statusDescription: result.statusDescription,
         ...(result.errorCondition ? { errorCondition: rhea.types.wrap_symbol(result.errorCondition) } : {}),
       },
-      body: result.body ?? null,
-    });
+      result.body ?? null,
+    );
   }
 
   #onSend(
@@ -421,7 +468,7 @@ export class AmqpServer {
       const total = messages.reduce((n, m) => n + m.size, 0);
       if (total > this.#opts.maxMessageSizeBytes)
         throw messageTooLarge(total, this.#opts.maxMessageSizeBytes);
-      for (const m of messages) this.#opts.namespace.send(link.entity!.name, m.amqp, m.size);
+      for (const m of messages) this.#opts.namespace.send(link.entity!.name, m);
       delivery.update(true, acceptedOutcome());
     } catch (error) {
       if (error instanceof AmqpRefusal) reject(error.toAmqp());
@@ -435,23 +482,27 @@ export class AmqpServer {
     }
   }
 
-  /** A disposition from the SDK for a message we delivered peek-lock. */
+  /**
+   * A client's outcome for a delivery of ours. For a peek-locked message it is applied, and confirmed with the same
+   * outcome (Java, .NET and Python compare the two; an error on the confirmation means the settlement failed).
+   * Replies on $cbs/$management only need settling.
+   */
   #onDisposition(delivery: Delivery, outcome: "accepted" | "released" | "rejected" | "modified"): void {
+    if (delivery.settled) return;
     const lock = deliveryLocks.get(delivery);
-    if (lock === undefined) return;
+    if (lock === undefined) {
+      settle(delivery);
+      return;
+    }
     deliveryLocks.delete(delivery);
-    let reply = acceptedOutcome();
+    const state = remoteOutcome(delivery);
+    let reply = echoOutcome(outcome, state);
     try {
-      lock.store.settle(
-        lock.token,
-        toOutcome(outcome, delivery.remote_state as Record<string, unknown> | undefined),
-      );
+      lock.store.settle(lock.token, toOutcome(outcome, state));
     } catch (error) {
       reply = rejectedOutcome((error instanceof AmqpRefusal ? error : lockLost()).toAmqp());
     }
-    delivery.update(true, reply);
-    // The SDK does not settle again after our settled disposition; mark it so rhea can free the session slot.
-    (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
+    settle(delivery, reply);
   }
 
   #dropLink(connection: Connection, link: Sender | Receiver): void {
@@ -459,6 +510,7 @@ export class AmqpServer {
     const ls = state?.links.get(link);
     if (state === undefined || ls === undefined) return;
     state.links.delete(link);
+    state.replyLinks.delete(link as Sender);
     // Locks taken through this link stay until they are settled (e.g. via $management) or expire.
     if (ls.consumer) ls.consumer.store.removeConsumer(ls.consumer);
   }
@@ -506,37 +558,10 @@ export class AmqpServer {
   }
 }
 
-function toOutcome(
-  outcome: "accepted" | "released" | "rejected" | "modified",
-  state: Record<string, unknown> | undefined,
-): Outcome {
-  switch (outcome) {
-    case "accepted":
-      return { kind: "complete" };
-    case "released":
-      return { kind: "abandon" };
-    case "modified": {
-      const properties = (state?.message_annotations ?? undefined) as Properties | undefined;
-      return state?.undeliverable_here ? { kind: "defer", properties } : { kind: "abandon", properties };
-    }
-    case "rejected": {
-      const error = (state?.error ?? {}) as {
-        condition?: unknown;
-        description?: unknown;
-        info?: Record<string, unknown>;
-      };
-      const info = { ...error.info };
-      const reason =
-        info.DeadLetterReason ?? (error.condition !== DEAD_LETTER_CONDITION ? error.condition : undefined);
-      const description = info.DeadLetterErrorDescription ?? error.description;
-      delete info.DeadLetterReason;
-      delete info.DeadLetterErrorDescription;
-      return {
-        kind: "deadLetter",
-        reason: reason === null || reason === undefined ? undefined : String(reason),
-        description: description === null || description === undefined ? undefined : String(description),
-        properties: info,
-      };
-    }
-  }
+const SESSION_FILTER = "com.microsoft:session-filter";
+
+/** A session receiver names the session it wants (or null: the next one) in its source's filter set. */
+function asksForSession(sender: Sender): boolean {
+  const filter = (sender.source as { filter?: Record<string, unknown> } | undefined)?.filter;
+  return filter !== undefined && filter !== null && Object.hasOwn(filter, SESSION_FILTER);
 }

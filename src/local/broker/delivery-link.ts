@@ -7,7 +7,7 @@ import type { Delivery, Sender } from "rhea";
 
 import { lockTokenToDeliveryTag } from "./lock-token.ts";
 import type { Consumer, MessageStore, StoredMessage } from "./message-store.ts";
-import { answerDrain, internals } from "./rhea-internals.ts";
+import { answerDrain, attachPending, internals } from "./rhea-internals.ts";
 import { encodeForClient } from "./wire-message.ts";
 
 export interface DeliveredLock {
@@ -34,7 +34,7 @@ export class DeliveryLink implements Consumer {
   }
 
   credit(): number {
-    if (!this.sender.is_open()) return 0;
+    if (!this.sender.is_open() || attachPending(this.sender)) return 0;
     const written = internals(this.sender).delivery_count - this.#lastDeliveryCount;
     this.#lastDeliveryCount = internals(this.sender).delivery_count;
     this.#unwritten = Math.max(0, this.#unwritten - written);

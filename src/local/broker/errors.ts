@@ -70,6 +70,12 @@ export const messageNotFound = (what: string) =>
 
 export const notAllowed = (why: string) => new AmqpRefusal("amqp:not-allowed", why, 400);
 
+/** Azure's refusal of a session receiver (a com.microsoft:session-filter on the attach) on an entity without sessions. */
+export const sessionfulReceiverRefused = () =>
+  notAllowed(
+    `A sessionful message receiver cannot be created on an entity that does not require sessions. Ensure RequiresSession is set to true when creating a Queue or Subscription to enable sessionful behavior. ${trackingSuffix()}`,
+  );
+
 export const quotaExceeded = (why: string) => new AmqpRefusal("amqp:resource-limit-exceeded", why, 403);
 
 export const messageTooLarge = (size: number, max: number) =>

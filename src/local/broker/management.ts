@@ -8,14 +8,13 @@ import rhea from "rhea";
 import type { Message } from "rhea";
 
 import type { EntityAddress } from "./addresses.ts";
-import { decodeMessage } from "./rhea-internals.ts";
 import type { Right } from "./auth-types.ts";
 import { AmqpRefusal, badRequest } from "./errors.ts";
 import { bytesToUuid, uuidToBytes } from "./lock-token.ts";
 import type { MessageStore, Outcome, Properties } from "./message-store.ts";
 import type { Namespace } from "./namespace.ts";
 import { encodeRule } from "./rule-descriptions.ts";
-import { encodeForClient } from "./wire-message.ts";
+import { encodeForClient, WireMessage } from "./wire-message.ts";
 
 const { types } = rhea;
 
@@ -51,11 +50,12 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
         const store = receiveStore(ctx, "Listen");
         const from = toNumber(body["from-sequence-number"] ?? 1);
         const count = toNumber(body["message-count"] ?? 1);
+        const omitBody = body["omit-message-body"] === true;
         const found = store.peek(from, Math.max(1, Math.min(count, 1000)));
         if (found.length === 0) return { statusCode: 204, statusDescription: "No messages" };
         return {
           ...OK,
-          body: { messages: found.map((m) => ({ message: encodeForClient(m, { withState: true }) })) },
+          body: { messages: found.map((m) => ({ message: encodeForClient(m, { omitBody }) })) },
         };
       }
       case "com.microsoft:schedule-message": {
@@ -65,9 +65,9 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
           const bytes = (item as Record<string, unknown>).message;
           if (!Buffer.isBuffer(bytes))
             throw badRequest("each scheduled message must be an encoded AMQP message");
-          return { amqp: decodeMessage(bytes), size: bytes.length };
+          return WireMessage.decode(bytes);
         });
-        const seqs = items.map(({ amqp, size }) => ctx.namespace.send(ctx.entity.name, amqp, size) ?? 0);
+        const seqs = items.map((message) => ctx.namespace.send(ctx.entity.name, message) ?? 0);
         return { ...OK, body: { "sequence-numbers": types.wrap_array(seqs, 0x81, undefined) } };
       }
       case "com.microsoft:cancel-scheduled-message": {
@@ -88,7 +88,7 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
           body: {
             messages: messages.map((m) => ({
               ...(m.lock ? { "lock-token": types.wrap_uuid(uuidToBytes(m.lock.token)) } : {}),
-              message: encodeForClient(m, { lockedUntilMs: m.lock?.lockedUntilMs, withState: true }),
+              message: encodeForClient(m, { lockedUntilMs: m.lock?.lockedUntilMs }),
             })),
           },
         };

@@ -6,17 +6,16 @@
  * Invariant: a message is in exactly one state. "locked" messages stay locked until settled or until their lock
  * expires, whatever happens to the link or connection that received them — nothing is released early.
  */
-import type { Message } from "rhea";
-
-import { lockLost, messageNotFound, quotaExceeded } from "./errors.ts";
+import { lockLost, messageNotFound, notAllowed, quotaExceeded } from "./errors.ts";
 import { newLockToken } from "./lock-token.ts";
 import { SeqHeap } from "./seq-heap.ts";
+import type { WireMessage } from "./wire-message.ts";
 
 export type MessageState = "active" | "locked" | "deferred" | "scheduled";
 
 export interface StoredMessage {
   readonly seq: number;
-  amqp: Message;
+  message: WireMessage;
   readonly size: number;
   enqueuedAtMs: number;
   expiresAtMs: number;
@@ -24,6 +23,8 @@ export interface StoredMessage {
   state: MessageState;
   /** Received by sequence number after deferral: abandoning it returns it to the deferred state. */
   wasDeferred: boolean;
+  /** Enqueued by schedule: Service Bus keeps reporting its state as scheduled once it is visible. */
+  wasScheduled: boolean;
   scheduledAtMs: number | undefined;
   lock: { readonly token: string; lockedUntilMs: number; timer: NodeJS.Timeout } | undefined;
   scheduleTimer: NodeJS.Timeout | undefined;
@@ -43,6 +44,8 @@ export type Properties = Record<string, unknown>;
 export type Outcome =
   | { readonly kind: "complete" }
   | { readonly kind: "abandon"; readonly properties?: Properties | undefined }
+  /** AMQP released: not acted upon (e.g. .NET releases what arrives after its receive call ended), not counted. */
+  | { readonly kind: "release" }
   | { readonly kind: "defer"; readonly properties?: Properties | undefined }
   | {
       readonly kind: "deadLetter";
@@ -53,17 +56,22 @@ export type Outcome =
 
 export interface StoreSettings {
   readonly lockDurationMs: number;
-  /** Infinity for a dead-letter queue (its messages are never dead-lettered again). */
   readonly maxDeliveryCount: number;
+  /**
+   * A dead-letter queue: its messages cannot be dead-lettered again (refused with GeneralError, the message stays),
+   * and a failed delivery does not count (the SDKs' own specs expect an abandoned one back with its count unchanged).
+   */
+  readonly deadLetterQueue?: boolean;
   readonly defaultTtlMs: number;
   readonly deadLetterOnExpiration: boolean;
   readonly maxSizeBytes: number;
 }
 
 export interface EnqueueOptions {
-  readonly size: number;
   readonly deliveryCount?: number;
   readonly scheduledAtMs?: number | undefined;
+  /** Was scheduled on a topic, which fans it out to subscriptions when it is due. */
+  readonly wasScheduled?: boolean;
 }
 
 export interface StoreStats {
@@ -77,7 +85,7 @@ export class MessageStore {
   readonly path: string;
   readonly settings: StoreSettings;
   /** Where dead-lettered messages go (the entity's $DeadLetterQueue or its ForwardDeadLetteredMessagesTo). */
-  deadLetterSink: ((amqp: Message, size: number, deliveryCount: number) => void) | undefined;
+  deadLetterSink: ((message: WireMessage, deliveryCount: number) => void) | undefined;
   #nextSeq = 1;
   #bytes = 0;
   /** Every message by sequence number; Map order = sequence order, which peek relies on. */
@@ -94,27 +102,29 @@ export class MessageStore {
     this.settings = settings;
   }
 
-  enqueue(amqp: Message, options: EnqueueOptions): number {
-    if (this.#bytes + options.size > this.settings.maxSizeBytes) {
+  enqueue(message: WireMessage, options: EnqueueOptions = {}): number {
+    if (this.#bytes + message.size > this.settings.maxSizeBytes) {
       throw quotaExceeded(
         `The maximum entity size has been reached or exceeded for '${this.path}' (${this.settings.maxSizeBytes} bytes).`,
       );
     }
     const now = Date.now();
+    const sentTtl = message.decoded.ttl;
     const ttl =
-      typeof amqp.ttl === "number" && amqp.ttl > 0
-        ? Math.min(amqp.ttl, this.settings.defaultTtlMs)
+      typeof sentTtl === "number" && sentTtl > 0
+        ? Math.min(sentTtl, this.settings.defaultTtlMs)
         : this.settings.defaultTtlMs;
     const scheduled = options.scheduledAtMs !== undefined && options.scheduledAtMs > now;
     const m: StoredMessage = {
       seq: this.#nextSeq++,
-      amqp,
-      size: options.size,
+      message,
+      size: message.size,
       enqueuedAtMs: now,
       expiresAtMs: now + ttl,
       deliveryCount: options.deliveryCount ?? 0,
       state: scheduled ? "scheduled" : "active",
       wasDeferred: false,
+      wasScheduled: scheduled || options.wasScheduled === true,
       scheduledAtMs: scheduled ? options.scheduledAtMs : undefined,
       lock: undefined,
       scheduleTimer: undefined,
@@ -176,6 +186,15 @@ export class MessageStore {
   settle(lockToken: string, outcome: Outcome): void {
     const m = this.#locks.get(lockToken);
     if (m === undefined || m.lock === undefined) throw lockLost();
+    if (outcome.kind === "deadLetter" && this.settings.deadLetterQueue) {
+      // The refusal settles the client's delivery, so the lock is of no more use: the message is available again
+      // at once (uncounted, as in any dead-letter queue) rather than after the lock expires.
+      this.#unlock(m);
+      this.#deliveryFailed(m);
+      throw notAllowed(
+        `Cannot dead-letter a message that is already in the dead-letter queue '${this.path}'. Complete, abandon or defer it instead.`,
+      );
+    }
     this.#unlock(m);
     switch (outcome.kind) {
       case "complete":
@@ -185,8 +204,14 @@ export class MessageStore {
         mergeProperties(m, outcome.properties);
         this.#deliveryFailed(m);
         return;
+      case "release":
+        if (m.wasDeferred) m.state = "deferred";
+        else this.#makeAvailable(m);
+        return;
       case "defer":
+        // Service Bus counts the delivery that ended in the deferral: received by sequence number, it shows one more.
         mergeProperties(m, outcome.properties);
+        m.deliveryCount++;
         m.state = "deferred";
         m.wasDeferred = true;
         return;
@@ -333,7 +358,7 @@ export class MessageStore {
 
   /** Abandon and lock expiry both count as a failed delivery: redeliver, or dead-letter past MaxDeliveryCount. */
   #deliveryFailed(m: StoredMessage): void {
-    m.deliveryCount++;
+    if (!this.settings.deadLetterQueue) m.deliveryCount++;
     if (m.wasDeferred) {
       m.state = "deferred";
       return;
@@ -360,18 +385,14 @@ export class MessageStore {
   #deadLetter(m: StoredMessage, reason?: string, description?: string, properties?: Properties): void {
     this.#remove(m);
     if (this.deadLetterSink === undefined) return;
-    const amqp: Message = {
-      ...m.amqp,
-      application_properties: {
-        ...m.amqp.application_properties,
-        ...properties,
-        ...(reason !== undefined && reason !== null ? { DeadLetterReason: reason } : {}),
-        ...(description !== undefined && description !== null
-          ? { DeadLetterErrorDescription: description }
-          : {}),
-      },
-    };
-    this.deadLetterSink(amqp, m.size, m.deliveryCount);
+    const message = m.message.withApplicationProperties({
+      ...properties,
+      ...(reason !== undefined && reason !== null ? { DeadLetterReason: reason } : {}),
+      ...(description !== undefined && description !== null
+        ? { DeadLetterErrorDescription: description }
+        : {}),
+    });
+    this.deadLetterSink(message, m.deliveryCount);
   }
 
   #remove(m: StoredMessage): void {
@@ -385,6 +406,5 @@ export class MessageStore {
 }
 
 function mergeProperties(m: StoredMessage, properties: Properties | undefined): void {
-  if (properties === undefined || Object.keys(properties).length === 0) return;
-  m.amqp = { ...m.amqp, application_properties: { ...m.amqp.application_properties, ...properties } };
+  if (properties !== undefined) m.message = m.message.withApplicationProperties(properties);
 }

@@ -5,8 +5,6 @@
  */
 import { randomUUID } from "node:crypto";
 
-import type { Message } from "rhea";
-
 import type { EntityAddress } from "./addresses.ts";
 import type {
   DeliverySettings,
@@ -19,6 +17,7 @@ import type {
 import { entityNotFound, messageNotFound, notAllowed } from "./errors.ts";
 import { matches } from "./filters.ts";
 import { MessageStore } from "./message-store.ts";
+import type { WireMessage } from "./wire-message.ts";
 
 export type EntityKind = "queue" | "topic" | "subscription";
 
@@ -75,8 +74,7 @@ class DuplicateDetector {
 }
 
 interface ScheduledOnTopic {
-  readonly amqp: Message;
-  readonly size: number;
+  readonly message: WireMessage;
   readonly timer: NodeJS.Timeout;
 }
 
@@ -106,6 +104,7 @@ export class Namespace {
       const deadLetters = new MessageStore(`${path}/$DeadLetterQueue`, {
         lockDurationMs: s.lockDurationMs,
         maxDeliveryCount: Infinity,
+        deadLetterQueue: true,
         defaultTtlMs: Infinity,
         deadLetterOnExpiration: false,
         maxSizeBytes,
@@ -113,8 +112,8 @@ export class Namespace {
       const target = s.forwardDeadLetteredTo;
       store.deadLetterSink =
         target === undefined
-          ? (amqp, size, deliveryCount) => deadLetters.enqueue(amqp, { size, deliveryCount })
-          : (amqp, size) => this.send(target, amqp, size, 1);
+          ? (message, deliveryCount) => deadLetters.enqueue(message, { deliveryCount })
+          : (message) => this.send(target, message, 1);
       return { kind, path, store, deadLetters };
     };
     for (const q of topology.queues) {
@@ -200,32 +199,34 @@ export class Namespace {
    * one), honours x-opt-scheduled-enqueue-time, duplicate detection and ForwardTo, and fans topics out.
    * Returns the sequence number (undefined when dropped as a duplicate).
    */
-  send(entity: string, amqp: Message, size: number, hops = 0): number | undefined {
-    if (amqp.message_id === undefined || amqp.message_id === null)
-      amqp.message_id = randomUUID().replace(/-/g, "");
-    const scheduledAt = scheduledTime(amqp);
+  send(entity: string, sent: WireMessage, hops = 0): number | undefined {
+    const id = sent.decoded.message_id;
+    const message =
+      id === undefined || id === null ? sent.withMessageId(randomUUID().replace(/-/g, "")) : sent;
+    const messageId = message.decoded.message_id;
+    const scheduledAt = scheduledTime(message);
     const q = this.#queues.get(entity.toLowerCase());
     if (q) {
-      if (q.dedup?.isDuplicate(amqp.message_id)) return undefined;
+      if (q.dedup?.isDuplicate(messageId)) return undefined;
       if (q.spec.forwardTo !== undefined && hops < MAX_FORWARD_HOPS && scheduledAt === undefined) {
-        return this.send(q.spec.forwardTo, amqp, size, hops + 1);
+        return this.send(q.spec.forwardTo, message, hops + 1);
       }
-      return q.rx.store.enqueue(amqp, { size, scheduledAtMs: scheduledAt });
+      return q.rx.store.enqueue(message, { scheduledAtMs: scheduledAt });
     }
     const t = this.#topics.get(entity.toLowerCase());
     if (!t) throw entityNotFound(entity);
-    if (t.dedup?.isDuplicate(amqp.message_id)) return undefined;
+    if (t.dedup?.isDuplicate(messageId)) return undefined;
     if (scheduledAt !== undefined && scheduledAt > Date.now()) {
       const seq = t.nextSeq++;
       const timer = setTimeout(() => {
         t.scheduled.delete(seq);
-        this.#fanOut(t.subs, amqp, size, hops);
+        this.#fanOut(t.subs, message, hops, true);
       }, scheduledAt - Date.now());
       timer.unref();
-      t.scheduled.set(seq, { amqp, size, timer });
+      t.scheduled.set(seq, { message, timer });
       return seq;
     }
-    this.#fanOut(t.subs, amqp, size, hops);
+    this.#fanOut(t.subs, message, hops);
     return t.nextSeq++;
   }
 
@@ -296,23 +297,22 @@ export class Namespace {
 
   #fanOut(
     subs: Map<string, { spec: SubscriptionSpec; rx: Receivable }>,
-    amqp: Message,
-    size: number,
+    message: WireMessage,
     hops: number,
+    wasScheduled = false,
   ): void {
     for (const { spec, rx } of subs.values()) {
-      if (!spec.rules.some((r) => matches(r.filter, amqp))) continue;
-      // Each subscription gets its own copy: settling or modifying one must not touch the others.
-      const copy: Message = { ...amqp, application_properties: { ...amqp.application_properties } };
+      if (!spec.rules.some((r) => matches(r.filter, message.decoded))) continue;
+      // Messages are immutable (changes make new ones), so every subscription can share the one sent.
       if (spec.forwardTo !== undefined && hops < MAX_FORWARD_HOPS)
-        this.send(spec.forwardTo, copy, size, hops + 1);
-      else rx.store.enqueue(copy, { size });
+        this.send(spec.forwardTo, message, hops + 1);
+      else rx.store.enqueue(message, { wasScheduled });
     }
   }
 }
 
-function scheduledTime(amqp: Message): number | undefined {
-  const v: unknown = amqp.message_annotations?.[SCHEDULED_ANNOTATION];
+function scheduledTime(message: WireMessage): number | undefined {
+  const v: unknown = message.decoded.message_annotations?.[SCHEDULED_ANNOTATION];
   if (v instanceof Date) return v.getTime();
   if (typeof v === "number") return v;
   return undefined;

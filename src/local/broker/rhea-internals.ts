@@ -1,9 +1,10 @@
 /**
  * The few parts of rhea 3.0.5 the broker uses that its typings leave out (link attach fields, credit counters,
- * delivery outcomes). Kept in one place so an upgrade of rhea has one file to check.
+ * delivery outcomes, the bytes a message was decoded from). Kept in one place so an upgrade of rhea has one file to
+ * check.
  */
 import rhea from "rhea";
-import type { Connection, Message, Receiver, Sender } from "rhea";
+import type { Connection, Container, Delivery, Message, Receiver, Sender } from "rhea";
 
 import type { AmqpErrorShape } from "./errors.ts";
 
@@ -48,10 +49,19 @@ export function answerDrain(sender: Sender): void {
   sender.set_drained(true);
   link.connection._register();
 }
+/**
+ * True while a link's attach frame has not been written yet. rhea writes a session's transfers before its links'
+ * attach frames, so a transfer queued in the tick a link opens (a client may send attach and flow together, as
+ * .NET and pyamqp do) would reach the client before the attach, on a handle it does not know yet.
+ */
+export const attachPending = (link: Sender | Receiver): boolean =>
+  (link as unknown as { state: { open_requests: number } }).state.open_requests > 0;
 
 interface Outcomes {
   accepted(): { described(): unknown };
-  rejected(fields: { error: AmqpErrorShape }): { described(): unknown };
+  released(): { described(): unknown };
+  rejected(fields: { error?: AmqpErrorShape }): { described(): unknown };
+  modified(fields: Record<string, unknown>): { described(): unknown };
   decode(bytes: Buffer): Message;
 }
 
@@ -59,6 +69,46 @@ const outcomes = rhea.message as unknown as Outcomes;
 
 export const acceptedOutcome = () => outcomes.accepted().described();
 export const rejectedOutcome = (error: AmqpErrorShape) => outcomes.rejected({ error }).described();
+
+/**
+ * rhea hands a receiver only the decoded message, in which AMQP types are already lost. Its session decodes every
+ * transfer through `rhea.message.decode`, so remembering the bytes there is the one place to keep them.
+ */
+const sentBytes = new WeakMap<Message, Buffer>();
+const decode = outcomes.decode;
+outcomes.decode = (bytes: Buffer): Message => {
+  const message = decode(bytes);
+  sentBytes.set(message, bytes);
+  return message;
+};
+
+/** The bytes a received message was decoded from. */
+export function bytesOf(message: Message): Buffer {
+  const bytes = sentBytes.get(message);
+  if (bytes === undefined) throw new Error("the message was not decoded by rhea from bytes");
+  return bytes;
+}
+
+/**
+ * Offers Service Bus's own SASL mechanism, MSSBCBS ("authorisation follows on $cbs"), which Microsoft.Azure.Amqp
+ * (the .NET client) asks for and accepts no other; like ANONYMOUS it succeeds at once. rhea takes a server mechanism
+ * as a factory of objects with `start(response)` setting `outcome` and `username`.
+ */
+export function enableCbsSasl(container: Container): void {
+  const mechanisms = container.sasl_server_mechanisms as unknown as Record<string, () => unknown>;
+  mechanisms.MSSBCBS = () => {
+    const mechanism = {
+      outcome: undefined as boolean | undefined,
+      username: undefined as string | undefined,
+      start() {
+        mechanism.outcome = true;
+        mechanism.username = "MSSBCBS";
+      },
+    };
+    return mechanism;
+  };
+}
+
 /** rhea.message.decode, typed with the same Message type the rest of rhea's typings use. */
 export const decodeMessage = (bytes: Buffer): Message => outcomes.decode(bytes);
 
@@ -69,3 +119,49 @@ export const decodeMessage = (bytes: Buffer): Message => outcomes.decode(bytes);
  */
 export const transportGone = (connection: Connection): void =>
   (connection as unknown as { eof(): void }).eof();
+
+/** The outcome a client put on a disposition, as rhea keeps it: the composite, and its fields still typed. */
+export interface RemoteOutcome {
+  readonly value?: unknown[];
+  readonly [field: string]: unknown;
+}
+
+export const remoteOutcome = (delivery: Delivery): RemoteOutcome | undefined =>
+  (delivery as unknown as { remote_state?: RemoteOutcome }).remote_state;
+
+/**
+ * The broker's confirmation of a client's outcome: the same outcome, without an error (an error on it would tell
+ * every Microsoft client that the settlement failed).
+ */
+export function echoOutcome(
+  outcome: "accepted" | "released" | "rejected" | "modified",
+  state: RemoteOutcome | undefined,
+) {
+  switch (outcome) {
+    case "accepted":
+      return outcomes.accepted().described();
+    case "released":
+      return outcomes.released().described();
+    case "rejected":
+      return outcomes.rejected({}).described();
+    case "modified":
+      return outcomes
+        .modified({
+          ...(state?.delivery_failed !== undefined ? { delivery_failed: state.delivery_failed } : {}),
+          ...(state?.undeliverable_here !== undefined
+            ? { undeliverable_here: state.undeliverable_here }
+            : {}),
+        })
+        .described();
+  }
+}
+
+/**
+ * Settles a delivery on the broker's side and lets rhea free its session slot. rhea frees a slot only once both
+ * ends have settled; a client that settled first, or that does not settle again after our settled disposition
+ * (every Microsoft client), would otherwise hold the slot forever, and a session has 2048.
+ */
+export function settle(delivery: Delivery, state?: unknown): void {
+  delivery.update(true, state as never);
+  (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
+}
