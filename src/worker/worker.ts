@@ -304,12 +304,22 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
   };
 }
 
+/**
+ * The worker retries on its own (receive loop with backoff, bounded settlement with a fallback, its own lock
+ * renewal), so the SDK gets one quick retry instead of its default three, 30 s apart: a refusal such as
+ * UnauthorizedAccess on an entity the identity has no role on then reaches the worker, which says so at once with
+ * the fix, in seconds rather than after 90.
+ */
+const WORKER_SERVICE_BUS_OPTIONS: ServiceBusClientOptions = {
+  retryOptions: { maxRetries: 1, retryDelayInMs: 1_000, maxRetryDelayInMs: 5_000 },
+};
+
 function createServiceBusClient(
   config: WorkerConfig,
   deps: WorkerDeps,
   credential: TokenCredential | undefined,
 ): ServiceBusClient {
-  const options: ServiceBusClientOptions = deps.serviceBusClientOptions ?? {};
+  const options: ServiceBusClientOptions = deps.serviceBusClientOptions ?? WORKER_SERVICE_BUS_OPTIONS;
   if (config.serviceBus.kind === "connectionString") {
     return new ServiceBusClient(config.serviceBus.connectionString, options);
   }
