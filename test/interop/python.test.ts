@@ -1,7 +1,7 @@
 /**
  * Optional interop check: Microsoft's Python client (azure-servicebus 7.15 on pyamqp, azure-identity 1.27; script in
  * test/interop/python/check.py) against the local stack over both routes. Runs when python3.11 and the client's wheels
- * are on this machine (KEYLESS_PYTHON_WHEELS, default /work/shared/interop/python: PyPI is not reachable here); the
+ * are on this machine (KEYLESS_PYTHON_WHEELS, default the shared/interop/python folder beside the repository: PyPI is not reachable here); the
  * virtual environment is made once under test/interop/python/.venv (ignored by git). Skipped with a message otherwise.
  */
 import assert from "node:assert/strict";
@@ -15,7 +15,13 @@ import { failed, interopEnv, run, runChecks, startInteropStack } from "./support
 
 const DIR = new URL("./python/", import.meta.url).pathname;
 const VENV_PYTHON = join(DIR, ".venv/bin/python");
-const WHEELS = process.env.KEYLESS_PYTHON_WHEELS ?? "/work/shared/interop/python";
+// shared/ sits beside the repository (on every machine of the team and in CI's fresh clone).
+const WHEELS =
+  process.env.KEYLESS_PYTHON_WHEELS ??
+  [new URL("../../../shared/interop/python", import.meta.url).pathname, "/work/shared/interop/python"].find(
+    (d) => existsSync(d),
+  ) ??
+  "../shared/interop/python";
 const pythonFound = spawnSync("python3.11", ["--version"], { stdio: "ignore" }).status === 0;
 const skip = !pythonFound
   ? "python3.11 is not on PATH: the optional Python interop check is skipped"
