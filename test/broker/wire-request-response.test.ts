@@ -7,6 +7,7 @@ import { uuidToBytes } from "../../src/local/broker/lock-token.ts";
 import {
   authorizedConnection,
   connect,
+  opened,
   propertyWireType,
   putTokenRequest,
   requestResponse,
@@ -138,6 +139,52 @@ describe("$cbs and $management on the wire", () => {
     assert.equal(answered, 5000);
     assert.equal(peeked, 5000);
     assert.equal(afterwards.application_properties?.["status-code"], 202, "the connection is still served");
+    connection.close();
+  });
+  it("answers a sender's attach with the sender settle mode the client asked for, so .NET's pre-settled $management requests stay pre-settled", async () => {
+    // Microsoft.Azure.Amqp adopts the mode of the attach answer. Its $management sender asks for settled and gives
+    // every request the same empty delivery tag; answered with "mixed" it sent them unsettled, and a request sent
+    // before the previous one's disposition arrived failed with "An item with the same key has already been added".
+    const connection = await authorizedConnection(port, "q");
+    const answered = async (address: string, mode: 0 | 1 | 2) => {
+      const sender = connection.open_sender({ target: { address }, snd_settle_mode: mode } as never);
+      await opened(sender);
+      return sender.snd_settle_mode;
+    };
+    const modes = [
+      await answered("q/$management", 1),
+      await answered("q/$management", 0),
+      await answered("q/$management", 2),
+      await answered("q", 1),
+      await answered("q", 0),
+    ];
+
+    const management = await requestResponse(connection, "q/$management", "target");
+    const sender = connection.open_sender({
+      target: { address: "q/$management" },
+      snd_settle_mode: 1,
+    } as never);
+    await opened(sender);
+    const replies = [1, 2, 3].map(
+      (n) =>
+        new Promise<unknown>((resolve) => {
+          management.receiver.on("message", (ctx) => {
+            if (ctx.message!.correlation_id === `presettled-${n}`)
+              resolve(ctx.message!.application_properties?.statusCode);
+          });
+        }),
+    );
+    for (const n of [1, 2, 3]) {
+      sender.send({
+        message_id: `presettled-${n}`,
+        reply_to: management.receiver.target.address,
+        application_properties: { operation: "com.microsoft:peek-message" },
+        body: { "from-sequence-number": types.wrap_long(1), "message-count": types.wrap_int(1) },
+      });
+    }
+
+    assert.deepEqual(modes, [1, 0, 2, 1, 0]);
+    assert.deepEqual(await Promise.all(replies), [204, 204, 204]);
     connection.close();
   });
 });

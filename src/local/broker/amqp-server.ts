@@ -307,6 +307,11 @@ export class AmqpServer {
     const source = receiver.source as { address?: string } | undefined;
     const target = receiver.target as { address?: string } | undefined;
     const address = target?.address ?? "";
+    // The attach answer repeats the client's sender settle mode, as Service Bus does. Microsoft.Azure.Amqp adopts the
+    // mode the answer carries: answered with rhea's default (mixed), .NET's $management sender (settled, and every
+    // request with the same empty delivery tag) sends its requests unsettled, and a request sent before the previous
+    // one's disposition arrived (the reply goes out first) fails in .NET with "An item with the same key".
+    internals(receiver).local.attach.snd_settle_mode = receiver.snd_settle_mode;
     receiver.set_source({ address: source?.address ?? "" });
     const parsed = parseAddress(address);
     const resource = this.#resource(connection, address);
