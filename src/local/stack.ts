@@ -9,6 +9,7 @@ import { ensureDevCa } from "./dev-ca.ts";
 import { type IdentityPlatform, startIdentityPlatform } from "./identity/index.ts";
 import { createEntraTokenValidator, startOrdersApi } from "./orders-api/index.ts";
 import { loadTenantFile, SAMPLE_TENANT_PATH, type Tenant, tenantFromObject } from "./tenant/index.ts";
+import { type StandInApi, startStandInApi } from "./stand-in-api/stand-in-api.ts";
 
 export const SAMPLE_TOPOLOGY_PATH = fileURLToPath(new URL("./broker/sample-config.json", import.meta.url));
 
@@ -58,6 +59,8 @@ export interface LocalStack {
   /** The current broker (restartBroker replaces it). */
   readonly broker: Broker;
   readonly ordersApi: Awaited<ReturnType<typeof startOrdersApi>>;
+  /** Stand-ins for the tenant's other APIs (applications with an `api` name), by that name. */
+  readonly standIns: Readonly<Record<string, StandInApi>>;
   readonly caCertPath: string;
   readonly caCertPem: string;
   /**
@@ -150,6 +153,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     let broker = await startBroker(brokerOptions(ports.amqps, ports.amqp, ports.brokerHttp));
     started.push({ close: () => broker.close() });
+
+    // Every other API the tenant names gets a stand-in, so a new handler runs after one tenant-file entry.
+    const standIns: Record<string, StandInApi> = {};
+    const served: Array<{ name: string; url: string; scope: string }> = [
+      { name: "orders", url: ordersApi.url, scope: scopeOf(ordersApp) },
+    ];
+    for (const application of tenant.applications) {
+      const name = application.api?.name;
+      if (!name || name === "orders") continue;
+      const standIn = await startStandInApi({
+        name,
+        authority: identity.authority,
+        tenantId: tenant.tenantId,
+        audiences: [...application.identifierUris, application.appId],
+        roles: application.appRoles.map((r) => r.value),
+        host,
+      });
+      started.push(standIn);
+      standIns[name] = standIn;
+      served.push({ name, url: standIn.url, scope: scopeOf(application) });
+    }
     // An identity that may send to the worker's entity, for producers (the worker's own identity only receives).
     const sender = tenant.identities.find(
       (i) =>
@@ -163,6 +187,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         return broker;
       },
       ordersApi,
+      standIns,
       caCertPath: ca.caCertPath,
       caCertPem: ca.caCertPem,
       restartBroker: async () => {
@@ -187,8 +212,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           : {}),
         NODE_EXTRA_CA_CERTS: ca.caCertPath,
         KEYLESS_CA_CERTS: ca.caCertPath,
-        API_ORDERS_BASE_URL: ordersApi.url,
-        API_ORDERS_SCOPE: `${ordersApp.identifierUris[0] ?? `api://${ordersApp.appId}`}/.default`,
+        ...Object.fromEntries(
+          served.flatMap((a) => [
+            [`API_${a.name.toUpperCase()}_BASE_URL`, a.url],
+            [`API_${a.name.toUpperCase()}_SCOPE`, a.scope],
+          ]),
+        ),
         // Several local workers share one machine (8080 is for containers): each takes a free port and logs it.
         WORKER_HEALTH_PORT: "0",
       }),
@@ -198,4 +227,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await closeAll();
     throw error;
   }
+}
+
+/** The scope a worker asks for an application's tokens: its first App ID URI, else api://<appId>. */
+function scopeOf(application: { identifierUris: readonly string[]; appId: string }): string {
+  return `${application.identifierUris[0] ?? `api://${application.appId}`}/.default`;
 }

@@ -47,6 +47,13 @@ const application = z.strictObject({
   /** Optional claims the API asked for; only `idtyp` changes app-only tokens. */
   optionalClaims: z.array(z.literal("idtyp")).default([]),
   appRoles: z.array(appRole).default([]),
+  /**
+   * Served locally by `keyless stack` as API_<NAME>_*: "orders" is the sample orders API, any other name gets a
+   * stand-in that checks tokens and roles and records calls.
+   */
+  api: z
+    .strictObject({ name: z.string().regex(/^[a-z][a-z0-9_]*$/, "lower-case letters, digits and _") })
+    .optional(),
 });
 
 const appRoleAssignment = z.strictObject({
