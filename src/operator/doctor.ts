@@ -11,6 +11,7 @@ import { ConfigError } from "../worker/errors.ts";
 import type { HandlerMap } from "../worker/handler.ts";
 import { receiveFix, serviceBusErrorOf, tokenFix } from "../worker/fixes.ts";
 import { runPreflight } from "../worker/preflight.ts";
+import { SERVICE_BUS_SCOPE } from "../worker/token-health.ts";
 import { excerpt } from "../shared/redact.ts";
 import { within } from "./service-bus.ts";
 
@@ -30,8 +31,6 @@ export interface DoctorReport {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-const SERVICE_BUS_SCOPE = "https://servicebus.azure.net//.default";
 
 /**
  * Checks, in the order a worker needs them, everything that stops it from working: configuration, which credential

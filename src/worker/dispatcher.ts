@@ -173,7 +173,10 @@ export class Dispatcher {
         record.state = "waiting";
         lock.renewWithoutLimit(true);
         try {
-          await health.waitFor(apiName, anyOf(signals.draining, signals.lockLost, signals.abortNow));
+          await health.waitFor(
+            apiName,
+            AbortSignal.any([signals.draining, signals.lockLost, signals.abortNow]),
+          );
         } catch {
           if (signals.lockLost.aborted) return lockLost("lock lost while waiting for tokens");
           return stopping("while waiting for tokens");
@@ -307,11 +310,6 @@ interface Delivery {
   readonly log: Logger;
   readonly receivedAt: number;
   readonly signals: DeliverySignals;
-}
-
-/** A signal that aborts when any of `signals` does (AbortSignal.any, named for what it means here). */
-function anyOf(...signals: AbortSignal[]): AbortSignal {
-  return AbortSignal.any(signals);
 }
 
 function queueFor(api: ApiConfig): PQueue {

@@ -91,7 +91,9 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
       messages = await withinTime(
         // Not aborted on stop: messages the broker already locked for us would be dropped by the SDK and come back
         // only when their locks expire. The call ends within maxWaitMs, and what it brings is abandoned at once.
-        receiver.receiveMessages(reservation.credit, { maxWaitTimeInMs: busy ? BUSY_WAIT_MS : maxWaitMs }),
+        receiver.receiveMessages(reservation.credit, {
+          maxWaitTimeInMs: shortWait ? BUSY_WAIT_MS : maxWaitMs,
+        }),
         maxWaitMs + 30_000,
         `receive from ${o.entity.path}`,
       );
@@ -107,11 +109,11 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
       if (o.stop.aborted) break;
       failures += 1;
       const { code, message } = serviceBusErrorOf(error);
-      const problem = excerpt(`${code ?? (error as Error).name}: ${message}`, 300);
+      const cause = code ?? (error as Error).name;
+      const problem = excerpt(`${cause}: ${message}`, 300);
       const fix = o.fixFor(code);
       o.onHealth(false, problem, fix);
       // Said once per cause at warn, with the fix; the retries that follow go to debug. The cloud may heal.
-      const cause = code ?? (error as Error).name;
       if (cause !== lastProblem) {
         o.log.warn(
           { entity: o.entity.path, err: problem, fix },

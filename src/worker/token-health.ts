@@ -9,6 +9,9 @@ import { workerMetrics } from "../telemetry/metrics.ts";
 /** The Service Bus token source's name in readiness and logs; APIs go by their configured name. */
 export const SERVICE_BUS_SOURCE = "servicebus";
 
+/** The scope @azure/service-bus asks the credential for (CBS tokens), double slash and all; probes ask the same. */
+export const SERVICE_BUS_SCOPE = "https://servicebus.azure.net//.default";
+
 export interface SourceHealth {
   readonly ok: boolean;
   /** Why it is down, safe to show (no token, no secret). */

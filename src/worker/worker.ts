@@ -18,10 +18,7 @@ import { type PreflightResult, runPreflight } from "./preflight.ts";
 import { receiveLoop } from "./receive-loop.ts";
 import { Releasers } from "./releasers.ts";
 import { settlesWithin, withinTime } from "../shared/time-limit.ts";
-import { reportingCredential, SERVICE_BUS_SOURCE, TokenHealth } from "./token-health.ts";
-
-/** The scope the Service Bus SDK asks the credential for (CBS tokens). */
-const SERVICE_BUS_SCOPE = "https://servicebus.azure.net/.default";
+import { reportingCredential, SERVICE_BUS_SCOPE, SERVICE_BUS_SOURCE, TokenHealth } from "./token-health.ts";
 
 export interface WorkerDeps {
   readonly handlers: HandlerMap;

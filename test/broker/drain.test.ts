@@ -10,7 +10,7 @@ import type { Connection, Receiver } from "rhea";
 
 import type { Broker } from "../../src/local/broker/index.ts";
 import { type RecordedFrame, recordIncomingFrames } from "../support/amqp-frames.ts";
-import { rawConnection } from "./raw-client.ts";
+import { authorizedConnection } from "./raw-amqp.ts";
 import {
   connectionStringClient,
   emulatorConfig,
@@ -48,7 +48,7 @@ describe("drain", () => {
         [],
       ),
     );
-    connection = await rawConnection(broker.plainPort!);
+    connection = await authorizedConnection(broker.plainPort!, "");
     frames = recordIncomingFrames(connection, ["flow", "transfer"]);
   });
   after(async () => {

@@ -147,7 +147,7 @@ export function putTokenRequest(
   };
 }
 
-/** A connection with a SAS put-token done for `entity`, on the JS SDK's $cbs link shape. */
+/** A connection with a SAS put-token done for `entity` ("" for the whole namespace), on the JS SDK's $cbs link shape. */
 export async function authorizedConnection(port: number, entity: string): Promise<Connection> {
   const connection = await connect(port);
   const cbs = await requestResponse(connection, "$cbs", "name");

@@ -65,7 +65,8 @@ const refundBody = z
 
 type OrderRequest = FastifyRequest<{ Params: { id: string } }>;
 
-const firstHeader = (request: FastifyRequest, name: string) => {
+/** A request header's first value (Node gives repeated headers as an array). */
+export const firstHeader = (request: FastifyRequest, name: string) => {
   const v = request.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 
 import { callerOf, entraAuth } from "../orders-api/entra-auth-plugin.ts";
 import { createEntraTokenValidator } from "../orders-api/entra-token-validator.ts";
+import { firstHeader } from "../orders-api/orders-api.ts";
 
 /** One call as the stand-in saw it: claims only, never the token. */
 export interface StandInCall {
@@ -49,18 +50,15 @@ export async function startStandInApi(options: {
   );
   const journal: StandInCall[] = [];
   app.all("/*", { preHandler: [auth.authenticate] }, async (request, reply) => {
-    const roles = (callerOf(request)?.claims.roles as string[] | undefined) ?? [];
-    const header = (name: string) => {
-      const value = request.headers[name];
-      return Array.isArray(value) ? value[0] : value;
-    };
+    const claims = callerOf(request)?.claims;
+    const roles = (claims?.roles as string[] | undefined) ?? [];
     journal.push({
       method: request.method,
       path: request.url.split("?")[0] ?? request.url,
       roles,
-      callerObjectId: callerOf(request)?.claims.oid as string | undefined,
-      idempotencyKey: header("idempotency-key"),
-      traceparent: header("traceparent"),
+      callerObjectId: claims?.oid as string | undefined,
+      idempotencyKey: firstHeader(request, "idempotency-key"),
+      traceparent: firstHeader(request, "traceparent"),
       body: request.body,
     });
     if (options.roles.length > 0 && !roles.some((r) => options.roles.includes(r))) {
