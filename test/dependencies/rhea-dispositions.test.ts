@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import type * as Rhea from "rhea";
 import type { Delivery } from "rhea";
 
-import { type RecordedFrame, recordIncomingFrames } from "../support/amqp-frames.ts";
+import { type RecordedFrame, recordIncomingFrames } from "../../src/local/test/support/amqp-frames.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const copies = globSync("node_modules/**/rhea/lib/session.js", { cwd: root }).map((file) =>

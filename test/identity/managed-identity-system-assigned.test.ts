@@ -12,7 +12,7 @@ import {
   PRODUCER,
   SERVICE_BUS_SCOPE,
   startPlatform,
-} from "./support.ts";
+} from "../../src/local/test/support/platform.ts";
 
 describe("a system-assigned ManagedIdentityCredential against the local endpoint", () => {
   let platform: IdentityPlatform;

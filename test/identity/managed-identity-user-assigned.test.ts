@@ -13,7 +13,7 @@ import {
   startPlatform,
   TENANT_ID,
   WORKER,
-} from "./support.ts";
+} from "../../src/local/test/support/platform.ts";
 
 describe("a user-assigned ManagedIdentityCredential against the local endpoint", () => {
   let platform: IdentityPlatform;

@@ -5,7 +5,7 @@ import { CredentialUnavailableError, ManagedIdentityCredential } from "@azure/id
 
 import { createRoleTokenProvider, TokenAcquisitionError } from "../../src/identity/index.ts";
 import type { IdentityPlatform } from "../../src/local/identity/index.ts";
-import { ORDERS_SCOPE, startPlatform, WORKER } from "./support.ts";
+import { ORDERS_SCOPE, startPlatform, WORKER } from "../../src/local/test/support/platform.ts";
 import { TransientError } from "../../src/shared/failure.ts";
 
 describe("the local managed-identity endpoint with a wrong X-IDENTITY-HEADER", () => {

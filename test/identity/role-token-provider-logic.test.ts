@@ -10,7 +10,7 @@ import {
   TokenAcquisitionError,
   TokenFormatError,
 } from "../../src/identity/index.ts";
-import { unsignedJwt } from "./support.ts";
+import { unsignedJwt } from "../../src/local/test/support/platform.ts";
 import { TransientError } from "../../src/shared/failure.ts";
 
 // The provider's own logic against a tiny fake credential: each getToken call is recorded and answered by the test.

@@ -17,7 +17,7 @@ import {
   startPlatform,
   TENANT_ID,
   WORKER,
-} from "./support.ts";
+} from "../../src/local/test/support/platform.ts";
 import { PermanentError, TransientError } from "../../src/shared/failure.ts";
 
 // The provider over the real ManagedIdentityCredential and the local endpoint. MSAL's cache is process-wide, so

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { readTokenClaims, TokenFormatError } from "../../src/identity/index.ts";
-import { unsignedJwt } from "./support.ts";
+import { unsignedJwt } from "../../src/local/test/support/platform.ts";
 
 const v2 = {
   aud: "568c0ca2-0405-43bd-8d4c-bfdfd3f66f42",

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { type IdentityPlatform, startIdentityPlatform } from "../../src/local/identity/index.ts";
-import { createEntraTokenValidator } from "../../src/local/orders-api/index.ts";
-import { tenantFromObject } from "../../src/local/tenant/index.ts";
+import { type IdentityPlatform, startIdentityPlatform } from "../../identity/index.ts";
+import { createEntraTokenValidator } from "../../orders-api/index.ts";
+import { tenantFromObject } from "../../tenant/index.ts";
 
 const TENANT = "d44b06c2-49c9-4449-ac43-10feff5ae020";
 const APP_ID = "11111111-2222-4333-8444-555555555555";

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
-import type { Broker } from "../../src/local/broker/index.ts";
-import { uuidToBytes } from "../../src/local/broker/lock-token.ts";
+import type { Broker } from "../../broker/index.ts";
+import { uuidToBytes } from "../../broker/lock-token.ts";
 import {
   authorizedConnection,
   connect,

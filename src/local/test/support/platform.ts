@@ -1,7 +1,7 @@
 import pino, { type Logger } from "pino";
 
-import { type IdentityPlatform, startIdentityPlatform } from "../../src/local/identity/index.ts";
-import { loadTenantFile } from "../../src/local/tenant/index.ts";
+import { type IdentityPlatform, startIdentityPlatform } from "../../identity/index.ts";
+import { loadTenantFile } from "../../tenant/index.ts";
 
 export const ORDERS_APP_ID = "568c0ca2-0405-43bd-8d4c-bfdfd3f66f42";
 export const ORDERS_SCOPE = `api://${ORDERS_APP_ID}/.default`;

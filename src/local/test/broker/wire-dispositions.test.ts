@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import rhea from "rhea";
 import type { Connection, Delivery, Receiver } from "rhea";
 
-import type { Broker } from "../../src/local/broker/index.ts";
+import type { Broker } from "../../broker/index.ts";
 import { authorizedConnection, opened } from "./raw-amqp.ts";
 import {
   connectionStringClient,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
-import type { Broker } from "../../src/local/broker/index.ts";
+import type { Broker } from "../../broker/index.ts";
 import { authorizedConnection, opened, refused, requestResponse, types } from "./raw-amqp.ts";
 import {
   connectionStringClient,

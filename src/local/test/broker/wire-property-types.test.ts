@@ -5,9 +5,9 @@ import { after, before, describe, it } from "node:test";
 import rhea from "rhea";
 import type { Connection, Delivery, Message, Receiver } from "rhea";
 
-import { readSections, SECTION, TypedMap } from "../../src/local/broker/amqp-sections.ts";
-import type { Broker } from "../../src/local/broker/index.ts";
-import { uuidToBytes } from "../../src/local/broker/lock-token.ts";
+import { readSections, SECTION, TypedMap } from "../../broker/amqp-sections.ts";
+import type { Broker } from "../../broker/index.ts";
+import { uuidToBytes } from "../../broker/lock-token.ts";
 import {
   amqpType,
   authorizedConnection,

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { type IdentityPlatform, startIdentityPlatform } from "../../src/local/identity/index.ts";
-import { type OrdersApi, startOrdersApi } from "../../src/local/orders-api/index.ts";
-import { loadTenantFile } from "../../src/local/tenant/index.ts";
+import { type IdentityPlatform, startIdentityPlatform } from "../../identity/index.ts";
+import { type OrdersApi, startOrdersApi } from "../../orders-api/index.ts";
+import { loadTenantFile } from "../../tenant/index.ts";
 
 const APP_ID = "568c0ca2-0405-43bd-8d4c-bfdfd3f66f42";
 const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -18,8 +18,8 @@ import {
   EMULATOR_DEFAULT_SAS_KEY,
   type Right,
   startBroker,
-} from "../../src/local/broker/index.ts";
-import { ensureDevCa, trustDevCaInProcess } from "../../src/local/dev-ca.ts";
+} from "../../broker/index.ts";
+import { ensureDevCa, trustDevCaInProcess } from "../../dev-ca.ts";
 
 export const SERVICE_BUS_AUDIENCE = "https://servicebus.azure.net/";
 const ISSUER = "https://login.keyless.local/test-tenant/v2.0";

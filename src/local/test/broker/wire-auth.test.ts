@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 
 import type { Connection } from "rhea";
 
-import type { Broker } from "../../src/local/broker/index.ts";
+import type { Broker } from "../../broker/index.ts";
 import { connect, putTokenRequest, refused, requestResponse, sasToken, types } from "./raw-amqp.ts";
 import { emulatorConfig, grant, queue, removeTestCa, signToken, startTestBroker } from "./support.ts";
 

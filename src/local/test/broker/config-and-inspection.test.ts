@@ -10,8 +10,8 @@ import {
   loadEmulatorConfig,
   startBroker,
   validateEmulatorConfig,
-} from "../../src/local/broker/index.ts";
-import { ensureDevCa } from "../../src/local/dev-ca.ts";
+} from "../../broker/index.ts";
+import { ensureDevCa } from "../../dev-ca.ts";
 import {
   connectionStringClient,
   emulatorConfig,

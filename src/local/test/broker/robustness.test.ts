@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 
 import type { Receiver } from "rhea";
 
-import type { Broker } from "../../src/local/broker/index.ts";
+import type { Broker } from "../../broker/index.ts";
 import { authorizedConnection } from "./raw-amqp.ts";
 import {
   connectionStringClient,

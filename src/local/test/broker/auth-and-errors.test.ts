@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 
 import { isServiceBusError, type ServiceBusClient } from "@azure/service-bus";
 
-import type { Broker } from "../../src/local/broker/index.ts";
+import type { Broker } from "../../broker/index.ts";
 import {
   connectionStringClient,
   credentialFor,

@@ -9,7 +9,7 @@ import {
   entraAuth,
   TokenValidationError,
   type VerifiedToken,
-} from "../../src/local/orders-api/index.ts";
+} from "../../orders-api/index.ts";
 
 const OID = "c1fcf6b2-7fc3-4a43-92cd-5ea3cadbce61";
 const APP = "568c0ca2-0405-43bd-8d4c-bfdfd3f66f42";

@@ -8,8 +8,8 @@ import { createHmac } from "node:crypto";
 import rhea from "rhea";
 import type { Connection, Message, Receiver, Sender } from "rhea";
 
-import { readSections, SECTION, TypedMap, type Typed } from "../../src/local/broker/amqp-sections.ts";
-import { bytesOf } from "../../src/local/broker/rhea-internals.ts";
+import { readSections, SECTION, TypedMap, type Typed } from "../../broker/amqp-sections.ts";
+import { bytesOf } from "../../broker/rhea-internals.ts";
 
 export const { types } = rhea;
 

@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 
 import type { Connection, Receiver } from "rhea";
 
-import type { Broker } from "../../src/local/broker/index.ts";
+import type { Broker } from "../../broker/index.ts";
 import { type RecordedFrame, recordIncomingFrames } from "../support/amqp-frames.ts";
 import { authorizedConnection } from "./raw-amqp.ts";
 import {

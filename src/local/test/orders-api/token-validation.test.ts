@@ -4,9 +4,9 @@ import { after, before, describe, it } from "node:test";
 import { ManagedIdentityCredential } from "@azure/identity";
 import { generateKeyPair, SignJWT, type JWTPayload } from "jose";
 
-import type { IdentityPlatform } from "../../src/local/identity/index.ts";
-import { type OrdersApi, startOrdersApi } from "../../src/local/orders-api/index.ts";
-import { claimsOf, ORDERS_APP_ID, ORDERS_SCOPE, startPlatform, WORKER } from "../identity/support.ts";
+import type { IdentityPlatform } from "../../identity/index.ts";
+import { type OrdersApi, startOrdersApi } from "../../orders-api/index.ts";
+import { claimsOf, ORDERS_APP_ID, ORDERS_SCOPE, startPlatform, WORKER } from "../support/platform.ts";
 
 const TENANT = "d44b06c2-49c9-4449-ac43-10feff5ae020";
 
