@@ -4,7 +4,13 @@ import { after, before, describe, it } from "node:test";
 import { DefaultAzureCredential } from "@azure/identity";
 
 import type { IdentityPlatform } from "../../src/local/identity/index.ts";
-import { claimsOf, ORDERS_SCOPE, SERVICE_BUS_SCOPE, startPlatform, WORKER } from "../../src/local/test/support/platform.ts";
+import {
+  claimsOf,
+  ORDERS_SCOPE,
+  SERVICE_BUS_SCOPE,
+  startPlatform,
+  WORKER,
+} from "../../src/local/test/support/platform.ts";
 
 // DefaultAzureCredential reads AZURE_CLIENT_ID and AZURE_TOKEN_CREDENTIALS when constructed. Each test asks for a
 // different resource so MSAL's process-wide cache cannot answer for the endpoint.

@@ -5,7 +5,12 @@ import { ManagedIdentityCredential } from "@azure/identity";
 
 import { createRoleTokenProvider, TokenAcquisitionError } from "../../src/identity/index.ts";
 import type { IdentityPlatform } from "../../src/local/identity/index.ts";
-import { ORDERS_SCOPE, SERVICE_BUS_SCOPE, startPlatform, WORKER } from "../../src/local/test/support/platform.ts";
+import {
+  ORDERS_SCOPE,
+  SERVICE_BUS_SCOPE,
+  startPlatform,
+  WORKER,
+} from "../../src/local/test/support/platform.ts";
 
 // retryOptions.maxRetries 0: the SDK would otherwise retry 404/410 and 5xx for seconds (a 400 is not retried).
 const noRetries = { retryOptions: { maxRetries: 0 } };

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import type { IdentityPlatform } from "../../src/local/identity/index.ts";
-import { capturingLogger, GRAPH_SCOPE, ORDERS_SCOPE, startPlatform, WORKER } from "../../src/local/test/support/platform.ts";
+import {
+  capturingLogger,
+  GRAPH_SCOPE,
+  ORDERS_SCOPE,
+  startPlatform,
+  WORKER,
+} from "../../src/local/test/support/platform.ts";
 
 // The Azure SDK reads AZURE_LOG_LEVEL once, when @azure/logger loads: set it before the dynamic imports below so its
 // most verbose output (MSAL's included) lands in the same captured log as everything the worker would log.
