@@ -27,3 +27,4 @@ export type { OutcomeEvent } from "./dispatcher.ts";
 export type { Outcome } from "./outcome.ts";
 export type { SettlePath } from "./settle.ts";
 export type { WorkerState } from "./lifecycle.ts";
+export type { PreflightRow } from "./preflight.ts";
