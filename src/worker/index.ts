@@ -5,7 +5,7 @@
  */
 
 // Writing handlers.
-export { defineHandler, defineHandlers } from "./handler.ts";
+export { defineHandler, defineHandlers, handlersIn } from "./handler.ts";
 export type { Handler, HandlerContext, HandlerMap, MessageInfo } from "./handler.ts";
 export type { ApiClient, ApiRequestOptions, ApiResponse } from "./api-client.ts";
 export { HandlerRejectedError, PermanentError, TransientError } from "./errors.ts";

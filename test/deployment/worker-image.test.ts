@@ -10,7 +10,7 @@ import { builtinModules } from "node:module";
 import { describe, it } from "node:test";
 
 const root = new URL("../../", import.meta.url);
-const json = (path: string) => JSON.parse(readFileSync(new URL(path, root), "utf8")) as Record<string, never>;
+const json = (path: string): unknown => JSON.parse(readFileSync(new URL(path, root), "utf8"));
 
 interface LockEntry {
   dependencies?: Record<string, string>;
