@@ -51,7 +51,7 @@ export class Tenant {
     this.tokenLifetimeSeconds = file.tokenLifetimeSeconds;
     this.identities = file.managedIdentities;
     this.applications = [...BUILT_IN_APPLICATIONS, ...file.applications];
-    const problems = [...this.#duplicates(), ...this.#load(file)];
+    const problems = [...this.#duplicates(file), ...this.#load(file)];
     if (problems.length > 0) throw new TenantReferenceError(problems.join("\n"));
   }
 
@@ -143,17 +143,6 @@ export class Tenant {
     if (!exists) this.#serviceBusRoleAssignments.push(assignment);
   }
 
-  removeServiceBusRole(assignment: ServiceBusRoleAssignment): void {
-    this.#serviceBusRoleAssignments = this.#serviceBusRoleAssignments.filter(
-      (a) =>
-        !(
-          a.principalId === assignment.principalId &&
-          a.role === assignment.role &&
-          sameText(a.scope, assignment.scope)
-        ),
-    );
-  }
-
   /**
    * The Service Bus data rights of a principal on an entity, like Azure RBAC: an assignment at the namespace covers
    * every entity; one on a topic covers its subscriptions. `entityPath` is `orders`, `events` or
@@ -179,24 +168,45 @@ export class Tenant {
     return rights;
   }
 
-  #duplicates(): string[] {
+  /**
+   * Every name and id names one entry (case-insensitive, built-ins included): lookups take the first match, so a
+   * second entry with a taken name or id would be silently unreachable.
+   */
+  #duplicates(file: TenantFile): string[] {
     const problems: string[] = [];
     const seen = new Map<string, string>();
-    const claim = (key: string, owner: string) => {
+    const claim = (key: string, owner: string, fix: string) => {
       const k = key.toLowerCase();
       const other = seen.get(k);
-      if (other !== undefined && other !== owner)
-        problems.push(`"${key}" is used by both ${other} and ${owner}`);
-      seen.set(k, owner);
+      if (other !== undefined && other !== owner) {
+        problems.push(`"${key}" is used by both ${other} and ${owner}; ${fix}`);
+      }
+      if (other === undefined) seen.set(k, owner);
     };
-    for (const i of this.identities) {
-      for (const key of [i.name, i.clientId, i.objectId]) claim(key, `identity ${i.name}`);
-    }
-    for (const a of this.applications) {
+    const RENAME = "rename one";
+    const NEW_ID = 'give one a fresh GUID (node -p "crypto.randomUUID()")';
+    for (const a of BUILT_IN_APPLICATIONS) {
       for (const key of [a.displayName, a.appId, a.servicePrincipalId])
-        claim(key, `application ${a.displayName}`);
+        claim(key, `the built-in application ${a.displayName}`, "");
     }
-    if (this.identities.filter((i) => i.systemAssigned).length > 1) {
+    file.managedIdentities.forEach((i, index) => {
+      const owner = `managedIdentities[${index}] (${i.name})`;
+      claim(i.name, owner, RENAME);
+      for (const key of [i.clientId, i.objectId]) claim(key, owner, NEW_ID);
+    });
+    file.applications.forEach((a, index) => {
+      const owner = `applications[${index}] (${a.displayName})`;
+      const builtIn = BUILT_IN_APPLICATIONS.some((b) => sameText(b.displayName, a.displayName));
+      claim(
+        a.displayName,
+        owner,
+        builtIn
+          ? "every tenant has the built-in one: remove this entry and assign its roles by name"
+          : RENAME,
+      );
+      for (const key of [a.appId, a.servicePrincipalId]) claim(key, owner, NEW_ID);
+    });
+    if (file.managedIdentities.filter((i) => i.systemAssigned).length > 1) {
       problems.push("more than one managed identity has systemAssigned: true; at most one may");
     }
     return problems;

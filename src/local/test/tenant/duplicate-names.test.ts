@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { TenantFileError, tenantFromObject } from "../../tenant/index.ts";
+
+const TENANT = "d44b06c2-49c9-4449-ac43-10feff5ae020";
+
+const identity = (name: string, n: number) => ({
+  name,
+  clientId: `2${n}111111-2222-4333-8444-555555555555`,
+  objectId: `3${n}111111-2222-4333-8444-555555555555`,
+});
+const application = (displayName: string, n: number) => ({
+  displayName,
+  appId: `4${n}111111-2222-4333-8444-555555555555`,
+  servicePrincipalId: `5${n}111111-2222-4333-8444-555555555555`,
+});
+
+/** The consistency problems a tenant file is refused with. */
+function problemsOf(file: Record<string, unknown>): string {
+  try {
+    tenantFromObject({ tenantId: TENANT, ...file });
+  } catch (error) {
+    assert.ok(error instanceof TenantFileError, String(error));
+    return error.message;
+  }
+  assert.fail("the tenant file was accepted");
+}
+
+describe("a tenant file with two entries of one name", () => {
+  it("is refused when two identities share a name, naming both entries and the fix", () => {
+    const message = problemsOf({ managedIdentities: [identity("twin", 1), identity("Twin", 2)] });
+    assert.match(
+      message,
+      /"Twin" is used by both managedIdentities\[0\] \(twin\) and managedIdentities\[1\] \(Twin\)/,
+    );
+    assert.match(message, /rename one/);
+  });
+
+  it("is refused when two applications share a display name", () => {
+    const message = problemsOf({
+      applications: [application("Billing API", 1), application("billing api", 2)],
+    });
+    assert.match(
+      message,
+      /"billing api" is used by both applications\[0\] \(Billing API\) and applications\[1\]/,
+    );
+  });
+
+  it("is refused when an application is named like a built-in one, which the file only assigns roles of", () => {
+    const message = problemsOf({ applications: [application("Microsoft Graph", 1)] });
+    assert.match(
+      message,
+      /"Microsoft Graph" is used by both the built-in application Microsoft Graph and applications\[0\] \(Microsoft Graph\)/,
+    );
+  });
+
+  it("is still refused when two differently named entries share an id", () => {
+    const message = problemsOf({
+      managedIdentities: [identity("a", 1), { ...identity("b", 2), clientId: identity("a", 1).clientId }],
+    });
+    assert.match(message, /is used by both managedIdentities\[0\] \(a\) and managedIdentities\[1\] \(b\)/);
+  });
+
+  it("accepts an identity whose name repeats one of its own ids", () => {
+    const own = identity("x", 1);
+    assert.doesNotThrow(() =>
+      tenantFromObject({ tenantId: TENANT, managedIdentities: [{ ...own, name: own.clientId }] }),
+    );
+  });
+});
