@@ -1,6 +1,6 @@
-import { stdout } from "node:process";
+import { stderr, stdout } from "node:process";
 
-import { DEFAULT_PORTS, startLocalStack } from "@keyless/local/stack";
+import { DEFAULT_PORTS, startLocalStack, TenantFileError } from "@keyless/local/stack";
 import { parseCommandArgs, portOption, UsageError } from "./args.ts";
 import { writeEnvFile } from "./env-file.ts";
 
@@ -35,6 +35,9 @@ examples:
   node --env-file=.env.local src/cli/main.ts run
   KEYLESS_STACK_PORTS=0 keyless stack --write-env /tmp/k.env
 `;
+
+/** sysexits' EX_CONFIG, as `keyless run` exits on a configuration problem. */
+const EX_CONFIG = 78;
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.some((a) => a === "--env-file" || a.startsWith("--env-file="))) {
@@ -87,6 +90,11 @@ export async function run(argv: string[]): Promise<number> {
         : {}),
     });
   } catch (error) {
+    if (error instanceof TenantFileError) {
+      // The problem list is the whole story; a stack trace would bury it.
+      stderr.write(`keyless stack: ${error.message}\n`);
+      return EX_CONFIG;
+    }
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new UsageError(
         `keyless stack: ${(error as Error).message}; stop what holds it, or pick free ports (--*-port 0, or KEYLESS_STACK_PORTS=0)`,

@@ -9,8 +9,17 @@ import { type Broker, type BrokerOptions, EMULATOR_DEFAULT_SAS_KEY, startBroker 
 import { ensureDevCa } from "./dev-ca.ts";
 import { type IdentityPlatform, startIdentityPlatform } from "./identity/index.ts";
 import { startOrdersApi } from "./orders-api/index.ts";
-import { loadTenantFile, SAMPLE_TENANT_PATH, type Tenant, tenantFromObject } from "./tenant/index.ts";
+import {
+  loadTenantFile,
+  SAMPLE_TENANT_PATH,
+  type Tenant,
+  TenantFileError,
+  tenantFromObject,
+} from "./tenant/index.ts";
 import { type StandInApi, startStandInApi } from "./stand-in-api/stand-in-api.ts";
+
+/** A tenant the stack cannot run with: what `keyless stack` reports as a configuration error. */
+export { TenantFileError };
 
 export const SAMPLE_TOPOLOGY_PATH = fileURLToPath(new URL("./broker/sample-config.json", import.meta.url));
 
@@ -92,10 +101,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     options.topology ?? JSON.parse(await readFile(options.topologyPath ?? SAMPLE_TOPOLOGY_PATH, "utf8"));
   const worker = tenant.findIdentity(options.workerIdentity ?? "orders-worker");
   if (!worker)
-    throw new Error(`the tenant has no managed identity "${options.workerIdentity ?? "orders-worker"}"`);
+    throw new TenantFileError(
+      `the tenant has no managed identity "${options.workerIdentity ?? "orders-worker"}"`,
+    );
   const admin = tenant.findIdentity("keyless-admin");
   const ordersApp = tenant.findApplication("Orders API");
-  if (!ordersApp) throw new Error('the tenant defines no application "Orders API" for the sample API');
+  if (!ordersApp)
+    throw new TenantFileError('the tenant defines no application "Orders API" for the sample API');
 
   const started: Array<{ close(): Promise<void> }> = [];
   const closeAll = async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { access, mkdtemp, readFile, rm } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { parseEnv } from "node:util";
@@ -13,6 +13,7 @@ import { ServiceBusClient } from "@azure/service-bus";
 import { trustDevCaInProcess } from "../../src/local/dev-ca.ts";
 
 const KEYLESS = new URL("../../bin/keyless", import.meta.url).pathname;
+const SAMPLE_TENANT = new URL("../../src/local/tenant/sample-tenant.json", import.meta.url).pathname;
 
 async function waitForFile(path: string, child: ChildProcess, timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
@@ -156,5 +157,38 @@ describe("keyless stack --write-env", () => {
     assert.equal(code, 0);
     await subscription.close().catch(() => undefined);
     await worker.close().catch(() => undefined);
+  });
+});
+
+describe("keyless stack --tenant with a file it cannot use", () => {
+  it("prints the problem list without a stack trace and exits 78 (configuration)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "keyless-bad-tenant-"));
+    try {
+      const tenantPath = join(dir, "tenant.json");
+      const tenant = JSON.parse(await readFile(SAMPLE_TENANT, "utf8")) as {
+        managedIdentities: Array<Record<string, unknown>>;
+      };
+      tenant.managedIdentities.push({ ...tenant.managedIdentities[0], name: "orders-worker-2" });
+      await writeFile(tenantPath, JSON.stringify(tenant));
+      const stack = spawn(KEYLESS, ["stack", "--tenant", tenantPath, "--ca-dir", join(dir, "ca")], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+          ...process.env,
+          KEYLESS_STACK_PORTS: "0",
+          PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+        },
+      });
+      let stderr = "";
+      stack.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+      const [code] = (await once(stack, "exit")) as [number | null];
+      assert.equal(code, 78, stderr);
+      assert.match(
+        stderr,
+        /^keyless stack: tenant file .* is not consistent:\n {2}".+" is used by both managedIdentities\[0\] \(orders-worker\) and managedIdentities\[3\] \(orders-worker-2\)/,
+      );
+      assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
