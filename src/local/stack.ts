@@ -167,10 +167,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let broker = await startBroker(brokerOptions(ports.amqps, ports.amqp, ports.brokerHttp));
     started.push({ close: () => broker.close() });
 
-    // Every other API the tenant names gets a stand-in, so a new handler runs after one tenant-file entry.
+    // Every other API the tenant names gets a stand-in, so a new handler runs after one tenant-file entry. They take
+    // the ports after the orders API's, in tenant-file order (free ones when it has a free one), so that a compose
+    // file can name them.
     const standIns: Record<string, StandInApi> = {};
     const served: Array<{ name: string; url: string; scope: string }> = [
-      { name: "orders", url: ordersApi.url, scope: scopeOf(ordersApp) },
+      { name: "orders", url: httpUrl(httpHost, ordersApi.port), scope: scopeOf(ordersApp) },
     ];
     for (const application of tenant.applications) {
       const name = application.api?.name;
@@ -182,6 +184,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         audiences: [...application.identifierUris, application.appId],
         roles: application.appRoles.map((r) => r.value),
         host,
+        port: ports.api === 0 ? 0 : ports.api + served.length,
+        publicHost: httpHost,
       });
       started.push(standIn);
       standIns[name] = standIn;
@@ -240,6 +244,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await closeAll();
     throw error;
   }
+}
+
+/** An HTTP server's base URL for clients. */
+function httpUrl(host: string, port: number): string {
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
 }
 
 /** The scope a worker asks for an application's tokens: its first App ID URI, else api://<appId>. */

@@ -192,3 +192,56 @@ describe("keyless stack --tenant with a file it cannot use", () => {
     }
   });
 });
+
+describe("keyless stack with another API in its tenant file", () => {
+  it("lists its stand-in in the start-up output and the help", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "keyless-stand-in-"));
+    try {
+      const tenantPath = join(dir, "tenant.json");
+      const tenant = JSON.parse(await readFile(SAMPLE_TENANT, "utf8")) as { applications: unknown[] };
+      tenant.applications.push({
+        displayName: "Billing API",
+        api: { name: "billing" },
+        appId: "7d0f5a35-3b8e-4c1a-9b65-0d6c2a1e9f10",
+        servicePrincipalId: "0b8e4e0c-6f7a-4a77-9b1e-5e2f3c4d5a6b",
+      });
+      await writeFile(tenantPath, JSON.stringify(tenant));
+      const envFile = join(dir, "local.env");
+      const stack = spawn(
+        KEYLESS,
+        ["stack", "--tenant", tenantPath, "--ca-dir", join(dir, "ca"), "--write-env", envFile],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+          env: {
+            ...process.env,
+            KEYLESS_STACK_PORTS: "0",
+            PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+          },
+        },
+      );
+      let output = "";
+      stack.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+      try {
+        const env = parseEnv(await waitForFile(envFile, stack));
+        assert.ok(env.API_BILLING_BASE_URL);
+        assert.ok(
+          output.includes(`  billing API        ${env.API_BILLING_BASE_URL}  (stand-in, API_BILLING_*)`),
+          output,
+        );
+      } finally {
+        stack.kill("SIGINT");
+        await once(stack, "exit");
+      }
+      const help = spawn(KEYLESS, ["stack", "--help"], {
+        stdio: ["ignore", "pipe", "ignore"],
+        env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
+      });
+      let text = "";
+      help.stdout?.on("data", (d: Buffer) => (text += d.toString()));
+      await once(help, "exit");
+      assert.match(text, /a stand-in for every other API the tenant file names/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
