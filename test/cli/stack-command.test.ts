@@ -160,23 +160,33 @@ describe("keyless stack --write-env", () => {
   });
 });
 
+/** `keyless stack` on free ports with a changed copy of the sample tenant, in a directory of its own. */
+async function stackWithTenant(
+  dir: string,
+  change: (tenant: { managedIdentities: unknown[]; applications: unknown[] }) => void,
+  args: string[] = [],
+): Promise<ChildProcess> {
+  const tenantPath = join(dir, "tenant.json");
+  const tenant = JSON.parse(await readFile(SAMPLE_TENANT, "utf8")) as Parameters<typeof change>[0];
+  change(tenant);
+  await writeFile(tenantPath, JSON.stringify(tenant));
+  return spawn(KEYLESS, ["stack", "--tenant", tenantPath, "--ca-dir", join(dir, "ca"), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      KEYLESS_STACK_PORTS: "0",
+      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+    },
+  });
+}
+
 describe("keyless stack --tenant with a file it cannot use", () => {
   it("prints the problem list without a stack trace and exits 78 (configuration)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "keyless-bad-tenant-"));
     try {
-      const tenantPath = join(dir, "tenant.json");
-      const tenant = JSON.parse(await readFile(SAMPLE_TENANT, "utf8")) as {
-        managedIdentities: Array<Record<string, unknown>>;
-      };
-      tenant.managedIdentities.push({ ...tenant.managedIdentities[0], name: "orders-worker-2" });
-      await writeFile(tenantPath, JSON.stringify(tenant));
-      const stack = spawn(KEYLESS, ["stack", "--tenant", tenantPath, "--ca-dir", join(dir, "ca")], {
-        stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          KEYLESS_STACK_PORTS: "0",
-          PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
-        },
+      const stack = await stackWithTenant(dir, (tenant) => {
+        const [worker] = tenant.managedIdentities as Array<Record<string, unknown>>;
+        tenant.managedIdentities.push({ ...worker, name: "orders-worker-2" });
       });
       let stderr = "";
       stack.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -197,27 +207,17 @@ describe("keyless stack with another API in its tenant file", () => {
   it("lists its stand-in in the start-up output and the help", async () => {
     const dir = await mkdtemp(join(tmpdir(), "keyless-stand-in-"));
     try {
-      const tenantPath = join(dir, "tenant.json");
-      const tenant = JSON.parse(await readFile(SAMPLE_TENANT, "utf8")) as { applications: unknown[] };
-      tenant.applications.push({
-        displayName: "Billing API",
-        api: { name: "billing" },
-        appId: "7d0f5a35-3b8e-4c1a-9b65-0d6c2a1e9f10",
-        servicePrincipalId: "0b8e4e0c-6f7a-4a77-9b1e-5e2f3c4d5a6b",
-      });
-      await writeFile(tenantPath, JSON.stringify(tenant));
       const envFile = join(dir, "local.env");
-      const stack = spawn(
-        KEYLESS,
-        ["stack", "--tenant", tenantPath, "--ca-dir", join(dir, "ca"), "--write-env", envFile],
-        {
-          stdio: ["ignore", "pipe", "pipe"],
-          env: {
-            ...process.env,
-            KEYLESS_STACK_PORTS: "0",
-            PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
-          },
-        },
+      const stack = await stackWithTenant(
+        dir,
+        (tenant) =>
+          tenant.applications.push({
+            displayName: "Billing API",
+            api: { name: "billing" },
+            appId: "7d0f5a35-3b8e-4c1a-9b65-0d6c2a1e9f10",
+            servicePrincipalId: "0b8e4e0c-6f7a-4a77-9b1e-5e2f3c4d5a6b",
+          }),
+        ["--write-env", envFile],
       );
       let output = "";
       stack.stdout?.on("data", (d: Buffer) => (output += d.toString()));
