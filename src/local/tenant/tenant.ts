@@ -32,6 +32,11 @@ export class TenantReferenceError extends Error {
 }
 
 const sameText = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+const identityIs = (i: ManagedIdentity, ref: string) =>
+  sameText(i.name, ref) ||
+  sameText(i.clientId, ref) ||
+  sameText(i.objectId, ref) ||
+  (i.resourceId !== undefined && sameText(i.resourceId, ref));
 const withoutTrailingSlash = (s: string) => s.replace(/\/+$/, "");
 
 /**
@@ -57,13 +62,7 @@ export class Tenant {
 
   /** An identity by name, client id, object id or ARM resource id (case-insensitive). */
   findIdentity(ref: string): ManagedIdentity | undefined {
-    return this.identities.find(
-      (i) =>
-        sameText(i.name, ref) ||
-        sameText(i.clientId, ref) ||
-        sameText(i.objectId, ref) ||
-        (i.resourceId !== undefined && sameText(i.resourceId, ref)),
-    );
+    return this.identities.find((i) => identityIs(i, ref));
   }
 
   systemAssignedIdentity(): ManagedIdentity | undefined {
@@ -191,8 +190,18 @@ export class Tenant {
     }
     file.managedIdentities.forEach((i, index) => {
       const owner = `managedIdentities[${index}] (${i.name})`;
-      claim(i.name, owner, RENAME);
+      // Azure has one name in several resource groups (Graph lists them all; keyless grant asks which): a name may
+      // repeat when every identity of that name has its own resourceId. References by that name are refused (#load).
+      const inResourceGroups = file.managedIdentities.every(
+        (other) => !sameText(other.name, i.name) || other.resourceId !== undefined,
+      );
+      claim(
+        i.name,
+        inResourceGroups ? `the identities named ${i.name}` : owner,
+        `${RENAME}, or give each its own resourceId (one name in several resource groups)`,
+      );
       for (const key of [i.clientId, i.objectId]) claim(key, owner, NEW_ID);
+      if (i.resourceId !== undefined) claim(i.resourceId, owner, "give one its own resourceId");
     });
     file.applications.forEach((a, index) => {
       const owner = `applications[${index}] (${a.displayName})`;
@@ -212,14 +221,26 @@ export class Tenant {
     return problems;
   }
 
+  /** The one identity `ref` names; a problem for `where` when it names none or several. */
+  #principal(ref: string, where: string, problems: string[]): ManagedIdentity | undefined {
+    const matches = this.identities.flatMap((i, index) => (identityIs(i, ref) ? [{ i, index }] : []));
+    if (matches.length === 0) problems.push(`${where}: no managed identity "${ref}"`);
+    if (matches.length > 1) {
+      const which = matches.map((m) => `managedIdentities[${m.index}]`).join(", ");
+      problems.push(
+        `${where}: "${ref}" names ${matches.length} managed identities (${which}); name one by client id, object id or resource id`,
+      );
+    }
+    return matches.length === 1 ? matches[0]!.i : undefined;
+  }
+
   #load(file: TenantFile): string[] {
     const problems: string[] = [];
     file.appRoleAssignments.forEach((a, index) => {
       const where = `appRoleAssignments[${index}]`;
-      const principal = this.findIdentity(a.principal);
+      const principal = this.#principal(a.principal, `${where}.principal`, problems);
       const application = this.findApplication(a.application);
       const role: AppRole | undefined = application?.appRoles.find((r) => r.value === a.role);
-      if (!principal) problems.push(`${where}.principal: no managed identity "${a.principal}"`);
       if (!application) problems.push(`${where}.application: no application "${a.application}"`);
       else if (!role) {
         const known = application.appRoles.map((r) => r.value).join(", ") || "none";
@@ -236,11 +257,12 @@ export class Tenant {
       }
     });
     file.serviceBusRoleAssignments.forEach((a, index) => {
-      const principal = this.findIdentity(a.principal);
-      if (!principal) {
-        problems.push(`serviceBusRoleAssignments[${index}].principal: no managed identity "${a.principal}"`);
-        return;
-      }
+      const principal = this.#principal(
+        a.principal,
+        `serviceBusRoleAssignments[${index}].principal`,
+        problems,
+      );
+      if (!principal) return;
       this.assignServiceBusRole({ principalId: principal.objectId, role: a.role, scope: a.scope });
     });
     return problems;

@@ -62,6 +62,35 @@ describe("a tenant file with two entries of one name", () => {
     assert.match(message, /is used by both managedIdentities\[0\] \(a\) and managedIdentities\[1\] \(b\)/);
   });
 
+  it("accepts one identity name in two resource groups, as Azure does, each with its own resourceId", () => {
+    const inGroup = (n: number, group: string) => ({
+      ...identity("batch-worker", n),
+      resourceId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/${group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/batch-worker`,
+    });
+    const tenant = tenantFromObject({
+      tenantId: TENANT,
+      managedIdentities: [inGroup(1, "a"), inGroup(2, "b")],
+    });
+    assert.equal(tenant.identities.length, 2);
+  });
+
+  it("refuses an assignment that names such an identity by its shared name, and says how to name one", () => {
+    const inGroup = (n: number, group: string) => ({
+      ...identity("batch-worker", n),
+      resourceId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/${group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/batch-worker`,
+    });
+    const message = problemsOf({
+      managedIdentities: [inGroup(1, "a"), inGroup(2, "b")],
+      serviceBusRoleAssignments: [
+        { principal: "batch-worker", role: "Azure Service Bus Data Receiver", scope: "ns" },
+      ],
+    });
+    assert.match(
+      message,
+      /serviceBusRoleAssignments\[0\]\.principal: "batch-worker" names 2 managed identities \(managedIdentities\[0\], managedIdentities\[1\]\); name one by client id, object id or resource id/,
+    );
+  });
+
   it("accepts an identity whose name repeats one of its own ids", () => {
     const own = identity("x", 1);
     assert.doesNotThrow(() =>
