@@ -1,7 +1,16 @@
 import { stdout } from "node:process";
 
 // config.ts, not index.ts: the public surface loads the Azure SDK, which must load after telemetry starts.
-import { TUNING } from "../worker/config.ts";
+import { TUNING, VARIABLES } from "../worker/config.ts";
+
+/** Shown under "required:"; every other variable of VARIABLES is optional. */
+const REQUIRED = new Set([
+  "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE",
+  "SERVICEBUS_CONNECTION_STRING",
+  "SERVICEBUS_ENTITIES",
+  "API_<NAME>_BASE_URL",
+  "API_<NAME>_SCOPE",
+]);
 
 const HELP = `usage: keyless run
 
@@ -12,9 +21,11 @@ required:
     or SERVICEBUS_CONNECTION_STRING     emulators only (development mode)
   SERVICEBUS_ENTITIES                   queues or topic/subscriptions/name, comma-separated
   API_<NAME>_BASE_URL, API_<NAME>_SCOPE for each API a handler calls (scope: api://<appId>/.default)
-optional:
-  AZURE_CLIENT_ID                       user-assigned identity's client id (system-assigned otherwise)
-  API_<NAME>_CONCURRENCY, API_<NAME>_RATE_LIMIT (e.g. 10/1s)
+optional (docs/configuration.md has the same list):
+${Object.entries(VARIABLES)
+  .filter(([name]) => !REQUIRED.has(name))
+  .map(([name, doc]) => `  ${name.padEnd(36)}  ${doc}`)
+  .join("\n")}
 ${Object.values(TUNING)
   .map((s) => `  ${s.variable.padEnd(36)}  ${s.doc} (default ${String(s.default ?? "unset")})`)
   .join("\n")}

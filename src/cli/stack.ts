@@ -1,6 +1,6 @@
-import { stdout } from "node:process";
+import { stderr, stdout } from "node:process";
 
-import { DEFAULT_PORTS, startLocalStack } from "@keyless/local/stack";
+import { DEFAULT_PORTS, startLocalStack, TenantFileError } from "@keyless/local/stack";
 import { parseCommandArgs, portOption, UsageError } from "./args.ts";
 import { writeEnvFile } from "./env-file.ts";
 
@@ -10,6 +10,8 @@ Starts the local platform on loopback and runs until Ctrl-C (SIGINT) or SIGTERM:
   - a managed-identity endpoint (App Service protocol) and an Entra-shaped token issuer for the local tenant
   - a Service Bus–compatible broker: AMQPS for token credentials, AMQP for emulator connection strings
   - the sample orders API, protected by app roles
+  - a stand-in for every other API the tenant file names (an application's "api" block): it checks tokens
+    and roles, records calls, answers 200
 
 options:
   --write-env PATH         write a dotenv file with everything a worker or SDK client needs
@@ -17,7 +19,7 @@ options:
   --tenant PATH            tenant file (default: the sample tenant)
   --topology PATH          Service Bus emulator Config.json (default: the sample topology)
   --identity-port N        default ${DEFAULT_PORTS.identity}   (0 = any free port, for every port flag)
-  --api-port N             default ${DEFAULT_PORTS.api}
+  --api-port N             default ${DEFAULT_PORTS.api} (the orders API; stand-ins take ${DEFAULT_PORTS.api + 1}, ${DEFAULT_PORTS.api + 2}, …)
   --amqps-port N           default ${DEFAULT_PORTS.amqps}
   --amqp-port N            default ${DEFAULT_PORTS.amqp}
   --broker-http-port N     default ${DEFAULT_PORTS.brokerHttp} (entity counts as JSON)
@@ -35,6 +37,9 @@ examples:
   node --env-file=.env.local src/cli/main.ts run
   KEYLESS_STACK_PORTS=0 keyless stack --write-env /tmp/k.env
 `;
+
+/** sysexits' EX_CONFIG, as `keyless run` exits on a configuration problem. */
+const EX_CONFIG = 78;
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.some((a) => a === "--env-file" || a.startsWith("--env-file="))) {
@@ -87,6 +92,11 @@ export async function run(argv: string[]): Promise<number> {
         : {}),
     });
   } catch (error) {
+    if (error instanceof TenantFileError) {
+      // The problem list is the whole story; a stack trace would bury it.
+      stderr.write(`keyless stack: ${error.message}\n`);
+      return EX_CONFIG;
+    }
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new UsageError(
         `keyless stack: ${(error as Error).message}; stop what holds it, or pick free ports (--*-port 0, or KEYLESS_STACK_PORTS=0)`,
@@ -102,7 +112,11 @@ export async function run(argv: string[]): Promise<number> {
       `  token issuer       ${stack.identity.authority}/${stack.tenant.tenantId}/v2.0/.well-known/openid-configuration`,
       `  service bus        amqps://localhost:${stack.broker.tlsPort} (token credentials)  amqp://localhost:${stack.broker.plainPort} (connection string)`,
       `  broker counts      ${env.KEYLESS_BROKER_INSPECTION_URL ?? "off"}  (KEYLESS_BROKER_INSPECTION_URL)`,
-      `  orders API         ${stack.ordersApi.url}`,
+      `  orders API         ${env.API_ORDERS_BASE_URL}`,
+      ...Object.keys(stack.standIns).map(
+        (name) =>
+          `  ${`${name} API`.padEnd(19)}${env[`API_${name.toUpperCase()}_BASE_URL`]}  (stand-in, API_${name.toUpperCase()}_*)`,
+      ),
       `  development CA     ${stack.caCertPath}  (NODE_EXTRA_CA_CERTS)`,
       ...(env.KEYLESS_SENDER_CLIENT_ID
         ? [

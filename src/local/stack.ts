@@ -9,8 +9,17 @@ import { type Broker, type BrokerOptions, EMULATOR_DEFAULT_SAS_KEY, startBroker 
 import { ensureDevCa } from "./dev-ca.ts";
 import { type IdentityPlatform, startIdentityPlatform } from "./identity/index.ts";
 import { startOrdersApi } from "./orders-api/index.ts";
-import { loadTenantFile, SAMPLE_TENANT_PATH, type Tenant, tenantFromObject } from "./tenant/index.ts";
+import {
+  loadTenantFile,
+  SAMPLE_TENANT_PATH,
+  type Tenant,
+  TenantFileError,
+  tenantFromObject,
+} from "./tenant/index.ts";
 import { type StandInApi, startStandInApi } from "./stand-in-api/stand-in-api.ts";
+
+/** A tenant the stack cannot run with: what `keyless stack` reports as a configuration error. */
+export { TenantFileError };
 
 export const SAMPLE_TOPOLOGY_PATH = fileURLToPath(new URL("./broker/sample-config.json", import.meta.url));
 
@@ -92,10 +101,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     options.topology ?? JSON.parse(await readFile(options.topologyPath ?? SAMPLE_TOPOLOGY_PATH, "utf8"));
   const worker = tenant.findIdentity(options.workerIdentity ?? "orders-worker");
   if (!worker)
-    throw new Error(`the tenant has no managed identity "${options.workerIdentity ?? "orders-worker"}"`);
+    throw new TenantFileError(
+      `the tenant has no managed identity "${options.workerIdentity ?? "orders-worker"}"`,
+    );
   const admin = tenant.findIdentity("keyless-admin");
   const ordersApp = tenant.findApplication("Orders API");
-  if (!ordersApp) throw new Error('the tenant defines no application "Orders API" for the sample API');
+  if (!ordersApp)
+    throw new TenantFileError('the tenant defines no application "Orders API" for the sample API');
 
   const started: Array<{ close(): Promise<void> }> = [];
   const closeAll = async () => {
@@ -155,10 +167,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let broker = await startBroker(brokerOptions(ports.amqps, ports.amqp, ports.brokerHttp));
     started.push({ close: () => broker.close() });
 
-    // Every other API the tenant names gets a stand-in, so a new handler runs after one tenant-file entry.
+    // Every other API the tenant names gets a stand-in, so a new handler runs after one tenant-file entry. They take
+    // the ports after the orders API's, in tenant-file order (free ones when it has a free one), so that a compose
+    // file can name them.
     const standIns: Record<string, StandInApi> = {};
     const served: Array<{ name: string; url: string; scope: string }> = [
-      { name: "orders", url: ordersApi.url, scope: scopeOf(ordersApp) },
+      { name: "orders", url: httpUrl(httpHost, ordersApi.port), scope: scopeOf(ordersApp) },
     ];
     for (const application of tenant.applications) {
       const name = application.api?.name;
@@ -170,6 +184,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         audiences: [...application.identifierUris, application.appId],
         roles: application.appRoles.map((r) => r.value),
         host,
+        port: ports.api === 0 ? 0 : ports.api + served.length,
+        publicHost: httpHost,
       });
       started.push(standIn);
       standIns[name] = standIn;
@@ -228,6 +244,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await closeAll();
     throw error;
   }
+}
+
+/** An HTTP server's base URL for clients. */
+function httpUrl(host: string, port: number): string {
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
 }
 
 /** The scope a worker asks for an application's tokens: its first App ID URI, else api://<appId>. */

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 
 import type { ServiceBusClient, ServiceBusMessage, ServiceBusMessageBatch } from "@azure/service-bus";
 
+import { ATTR, SERVICEBUS_SYSTEM } from "../telemetry/attributes.ts";
 import { traceProperties } from "../telemetry/message-context.ts";
 import { SpanKind, withSpan } from "../telemetry/span.ts";
 import type { Progress } from "./progress.ts";
@@ -153,10 +154,10 @@ export async function sendRun(client: ServiceBusClient, run: SendRun): Promise<S
     {
       kind: SpanKind.PRODUCER,
       attributes: {
-        "messaging.system": "servicebus",
-        "messaging.operation.type": "send",
-        "messaging.destination.name": run.entity,
-        "messaging.batch.message_count": run.count,
+        [ATTR.MESSAGING_SYSTEM]: SERVICEBUS_SYSTEM,
+        [ATTR.MESSAGING_OPERATION_TYPE]: "send",
+        [ATTR.MESSAGING_DESTINATION]: run.entity,
+        [ATTR.MESSAGING_BATCH_COUNT]: run.count,
       },
     },
     async (span) => {

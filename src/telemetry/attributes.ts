@@ -10,11 +10,11 @@ export const ATTR = {
   MESSAGING_SUBSCRIPTION: "messaging.destination.subscription.name",
   MESSAGING_MESSAGE_ID: "messaging.message.id",
   MESSAGING_CONVERSATION_ID: "messaging.message.conversation_id",
+  MESSAGING_BATCH_COUNT: "messaging.batch.message_count",
   SERVICEBUS_DELIVERY_COUNT: "azure.servicebus.message.delivery_count",
   SERVICEBUS_ENQUEUED_TIME: "azure.servicebus.message.enqueued_time",
   SERVICEBUS_DISPOSITION: "azure.servicebus.disposition_status",
   SERVER_ADDRESS: "server.address",
-  SERVER_PORT: "server.port",
   ERROR_TYPE: "error.type",
   HTTP_METHOD: "http.request.method",
   HTTP_STATUS: "http.response.status_code",
@@ -28,6 +28,8 @@ export const ATTR = {
   KEYLESS_TOKEN_CACHE_HIT: "keyless.token.cache_hit",
   KEYLESS_RETRY_DELAY_MS: "keyless.retry.delay_ms",
   KEYLESS_RETRY_REASON: "keyless.retry.reason",
+  KEYLESS_SETTLE_PATH: "keyless.settle.path",
+  KEYLESS_TOKEN_SOURCE: "keyless.token.source",
 } as const;
 
 export const SERVICEBUS_SYSTEM = "azure.servicebus";

@@ -26,16 +26,35 @@ export const FLUSH_TIMEOUT_MS = 3_000;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** Where one signal goes. */
+export type Exporter = { kind: "otlp"; url: string } | { kind: "console" } | { kind: "none" };
+
 /**
- * What the standard OTEL_* variables ask for: OTLP over HTTP when an endpoint is set, the console when
- * OTEL_TRACES_EXPORTER=console, nothing otherwise (and nothing when OTEL_SDK_DISABLED=true).
+ * What the standard OTEL_* variables ask for, per signal as the OpenTelemetry spec reads them: OTEL_TRACES_EXPORTER
+ * governs spans (`console` prints them, `none` turns them off), OTEL_METRICS_EXPORTER metrics (`none` turns them
+ * off); a signal's own OTLP endpoint serves that signal only. Unlike the spec's default (http://localhost:4318), a
+ * signal goes nowhere until an endpoint for it is set; OTEL_SDK_DISABLED=true turns both off.
  */
-export function telemetryMode(env: Env): TelemetryMode {
-  if (env.OTEL_SDK_DISABLED?.toLowerCase() === "true") return "off";
-  if (env.OTEL_TRACES_EXPORTER?.toLowerCase() === "none") return "off";
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return "otlp";
-  if (env.OTEL_TRACES_EXPORTER?.toLowerCase() === "console") return "console";
-  return "off";
+export function exportersFrom(env: Env): { traces: Exporter; metrics: Exporter } {
+  const none = { kind: "none" } as const;
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return { traces: none, metrics: none };
+  const chosen = (variable: string) => env[variable]?.trim().toLowerCase();
+  const otlp = (signal: "traces" | "metrics"): Exporter => {
+    const url = otlpUrl(env, signal);
+    return url === undefined ? none : { kind: "otlp", url };
+  };
+  const tracesExporter = chosen("OTEL_TRACES_EXPORTER");
+  return {
+    traces:
+      tracesExporter === "none" ? none : tracesExporter === "console" ? { kind: "console" } : otlp("traces"),
+    metrics: chosen("OTEL_METRICS_EXPORTER") === "none" ? none : otlp("metrics"),
+  };
+}
+
+/** `otlp` when either signal is exported over OTLP, `console` when spans are printed, else `off`. */
+function modeOf(exporters: { traces: Exporter; metrics: Exporter }): TelemetryMode {
+  if (exporters.traces.kind === "otlp" || exporters.metrics.kind === "otlp") return "otlp";
+  return exporters.traces.kind === "console" ? "console" : "off";
 }
 
 /**
@@ -46,28 +65,24 @@ export async function startTelemetry(
   env: Env,
   options: { serviceName?: string; spanProcessors?: SpanProcessor[] } = {},
 ): Promise<Telemetry> {
-  const mode = telemetryMode(env);
+  const exporters = exportersFrom(env);
+  const mode = modeOf(exporters);
   const extra = options.spanProcessors ?? [];
   if (mode === "off" && extra.length === 0) {
     propagateWithoutExporting();
     return { mode, shutdown: async () => undefined };
   }
 
+  const { traces, metrics } = exporters;
   const spanProcessors: SpanProcessor[] = [...extra];
-  if (mode === "otlp") {
-    spanProcessors.push(
-      new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: otlpUrl(env, "traces") }) }),
-    );
+  if (traces.kind === "otlp") {
+    spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: traces.url }) }));
   }
-  if (mode === "console")
+  if (traces.kind === "console")
     spanProcessors.push(new BatchSpanProcessor({ exporter: new ConsoleSpanExporter() }));
   const metricReaders =
-    mode === "otlp" && (env.OTEL_METRICS_EXPORTER ?? "otlp") !== "none"
-      ? [
-          new PeriodicExportingMetricReader({
-            exporter: new OTLPMetricExporter({ url: otlpUrl(env, "metrics") }),
-          }),
-        ]
+    metrics.kind === "otlp"
+      ? [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: metrics.url }) })]
       : [];
 
   const sdk = new NodeSDK({
@@ -79,7 +94,8 @@ export async function startTelemetry(
   });
   sdk.start();
   await instrumentAzureSdk();
-  const destination = mode === "otlp" ? ` to ${new URL(otlpUrl(env, "traces")).origin}` : "";
+  const origins = [traces, metrics].flatMap((e) => (e.kind === "otlp" ? [new URL(e.url).origin] : []));
+  const destination = origins.length > 0 ? ` to ${[...new Set(origins)].join(" and ")}` : "";
   return {
     mode,
     shutdown: async () => {
@@ -110,10 +126,11 @@ function propagateWithoutExporting(): void {
 }
 
 /** The signal's OTLP/HTTP URL from the given environment (the exporters would read process.env themselves). */
-function otlpUrl(env: Env, signal: "traces" | "metrics"): string {
-  const specific = env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`];
+function otlpUrl(env: Env, signal: "traces" | "metrics"): string | undefined {
+  const specific = env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`]?.trim();
   if (specific) return specific;
-  return `${(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "http://localhost:4318").replace(/\/+$/, "")}/v1/${signal}`;
+  const general = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  return general ? `${general.replace(/\/+$/, "")}/v1/${signal}` : undefined;
 }
 
 /**

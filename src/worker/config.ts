@@ -132,15 +132,36 @@ export const VARIABLES = {
   SERVICEBUS_CONNECTION_STRING: "emulators only (development mode); ignored when the namespace is set",
   SERVICEBUS_ENTITIES: "queues or topic/subscriptions/name to receive from, comma-separated",
   AZURE_CLIENT_ID: "client id of a user-assigned managed identity; system-assigned when unset",
+  AZURE_TENANT_ID:
+    "workload identity (AKS) sets it: with AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE the credential choice picks workload identity; alone it changes nothing (the env file keyless stack writes has it)",
+  AZURE_FEDERATED_TOKEN_FILE:
+    "workload identity (AKS) sets it: the service-account token file; the credential choice refuses it without AZURE_CLIENT_ID and AZURE_TENANT_ID",
   IDENTITY_ENDPOINT: "set by App Service / Container Apps (or keyless stack): the managed-identity endpoint",
   IDENTITY_HEADER: "set by App Service / Container Apps (or keyless stack): the endpoint's secret header",
+  IDENTITY_SERVER_THUMBPRINT:
+    "set by Service Fabric (with IDENTITY_ENDPOINT and IDENTITY_HEADER): @azure/identity then uses its endpoint, which serves only the resource's identity (AZURE_CLIENT_ID is refused)",
+  MSI_ENDPOINT:
+    "set by Cloud Shell, or Azure Machine Learning with MSI_SECRET: @azure/identity then uses that endpoint; checked to be a URL at start",
+  MSI_SECRET: "set by Azure Machine Learning with MSI_ENDPOINT: @azure/identity's Machine Learning source",
+  IMDS_ENDPOINT:
+    "set by Azure Arc with IDENTITY_ENDPOINT: @azure/identity then asks the Arc agent at IDENTITY_ENDPOINT; checked to be a URL at start",
+  AZURE_POD_IDENTITY_AUTHORITY_HOST:
+    "AKS pod identity: where @azure/identity's IMDS source sends token requests instead of 169.254.169.254; checked to be a URL at start",
   "API_<NAME>_BASE_URL": "base URL of a protected API a handler calls",
   "API_<NAME>_SCOPE": "its scope, e.g. api://<appId>/.default",
   "API_<NAME>_CONCURRENCY": "optional: most handlers of that API running at once",
   "API_<NAME>_RATE_LIMIT": "optional: calls per interval, e.g. 10/1s",
-  OTEL_EXPORTER_OTLP_ENDPOINT: "OTLP/HTTP endpoint for traces and metrics; telemetry is off when unset",
+  OTEL_EXPORTER_OTLP_ENDPOINT:
+    "OTLP/HTTP endpoint for traces and metrics (<endpoint>/v1/traces, /v1/metrics); with neither it nor a signal's own endpoint nothing is exported",
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:
+    "OTLP/HTTP URL for spans only, used as given; wins over OTEL_EXPORTER_OTLP_ENDPOINT for spans",
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT:
+    "OTLP/HTTP URL for metrics only, used as given; wins over OTEL_EXPORTER_OTLP_ENDPOINT for metrics",
   OTEL_SERVICE_NAME: "service name on spans (default keyless-worker)",
-  OTEL_TRACES_EXPORTER: "console to print spans; none to turn tracing off",
+  OTEL_TRACES_EXPORTER: "console to print spans; none to turn tracing off (metrics stay as they are)",
+  OTEL_METRICS_EXPORTER: "none to turn metrics off (spans stay as they are)",
+  OTEL_SDK_DISABLED:
+    "true = no telemetry at all: nothing recorded or exported (the trace context is still passed on)",
   NODE_EXTRA_CA_CERTS: "extra CA certificates (the local broker's development CA)",
   KEYLESS_CA_CERTS:
     "a CA file every keyless command trusts in-process (what keyless stack writes; unlike NODE_EXTRA_CA_CERTS it works from node --env-file)",

@@ -99,7 +99,7 @@ export async function settle(
   );
   workerMetrics
     .settlements()
-    .add(1, { [ATTR.SERVICEBUS_DISPOSITION]: disposition, "keyless.settle.path": path });
+    .add(1, { [ATTR.SERVICEBUS_DISPOSITION]: disposition, [ATTR.KEYLESS_SETTLE_PATH]: path });
   if (path === "link" || path === "management") logOutcome(outcome, log);
   return path;
 }

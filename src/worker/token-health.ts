@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { TokenAcquisitionError } from "../identity/index.ts";
 import { retryDelayMs, sleep } from "./backoff.ts";
 import { excerpt } from "../shared/redact.ts";
+import { ATTR } from "../telemetry/attributes.ts";
 import { workerMetrics } from "../telemetry/metrics.ts";
 
 /** The Service Bus token source's name in readiness and logs; APIs go by their configured name. */
@@ -89,7 +90,7 @@ export class TokenHealth {
     const downForMs = Date.now() - (s.since ?? Date.now());
     this.#sources.set(source, { ok: true });
     this.#log.info({ source, downForMs }, `tokens for ${source} are back: resuming`);
-    workerMetrics.tokenOutages().add(-1, { "keyless.token.source": source });
+    workerMetrics.tokenOutages().add(-1, { [ATTR.KEYLESS_TOKEN_SOURCE]: source });
     this.#waiters.splice(0).forEach((wake) => wake());
   }
 
@@ -112,7 +113,7 @@ export class TokenHealth {
       { source, err: problem, ...(fix !== undefined ? { fix } : {}) },
       `no tokens for ${source}: not ready, not taking new messages; held messages wait without spending attempts${fix ? `. Fix: ${fix}` : ""}`,
     );
-    workerMetrics.tokenOutages().add(1, { "keyless.token.source": source });
+    workerMetrics.tokenOutages().add(1, { [ATTR.KEYLESS_TOKEN_SOURCE]: source });
     void this.#probe(source);
   }
 

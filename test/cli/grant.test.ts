@@ -33,17 +33,21 @@ const REPORTS = {
   resourceId:
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/keyless-local/providers/Microsoft.ManagedIdentity/userAssignedIdentities/reports-worker",
 };
-// Two identities with one display name: Graph allows it, so grant must refuse to guess.
+// Two identities with one display name (in two resource groups, as Azure allows): grant must refuse to guess.
+const inResourceGroup = (group: string) =>
+  `/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/${group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/batch-worker`;
 const BATCH = [
   {
     name: "batch-worker",
     clientId: "0b3c1d2e-1111-4a5b-8c6d-7e8f9a0b1c2d",
     objectId: "5e6f7a8b-2222-4c3d-9e0f-1a2b3c4d5e6f",
+    resourceId: inResourceGroup("batch-east"),
   },
   {
     name: "batch-worker",
     clientId: "9c8b7a6d-3333-4e2f-a1b0-c9d8e7f6a5b4",
     objectId: "d4c3b2a1-4444-4f6e-8d7c-b6a5f4e3d2c1",
+    resourceId: inResourceGroup("batch-west"),
   },
 ];
 

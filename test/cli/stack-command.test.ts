@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { access, mkdtemp, readFile, rm } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { parseEnv } from "node:util";
@@ -13,6 +13,7 @@ import { ServiceBusClient } from "@azure/service-bus";
 import { trustDevCaInProcess } from "../../src/local/dev-ca.ts";
 
 const KEYLESS = new URL("../../bin/keyless", import.meta.url).pathname;
+const SAMPLE_TENANT = new URL("../../src/local/tenant/sample-tenant.json", import.meta.url).pathname;
 
 async function waitForFile(path: string, child: ChildProcess, timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
@@ -156,5 +157,91 @@ describe("keyless stack --write-env", () => {
     assert.equal(code, 0);
     await subscription.close().catch(() => undefined);
     await worker.close().catch(() => undefined);
+  });
+});
+
+/** `keyless stack` on free ports with a changed copy of the sample tenant, in a directory of its own. */
+async function stackWithTenant(
+  dir: string,
+  change: (tenant: { managedIdentities: unknown[]; applications: unknown[] }) => void,
+  args: string[] = [],
+): Promise<ChildProcess> {
+  const tenantPath = join(dir, "tenant.json");
+  const tenant = JSON.parse(await readFile(SAMPLE_TENANT, "utf8")) as Parameters<typeof change>[0];
+  change(tenant);
+  await writeFile(tenantPath, JSON.stringify(tenant));
+  return spawn(KEYLESS, ["stack", "--tenant", tenantPath, "--ca-dir", join(dir, "ca"), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      KEYLESS_STACK_PORTS: "0",
+      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+    },
+  });
+}
+
+describe("keyless stack --tenant with a file it cannot use", () => {
+  it("prints the problem list without a stack trace and exits 78 (configuration)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "keyless-bad-tenant-"));
+    try {
+      const stack = await stackWithTenant(dir, (tenant) => {
+        const [worker] = tenant.managedIdentities as Array<Record<string, unknown>>;
+        tenant.managedIdentities.push({ ...worker, name: "orders-worker-2" });
+      });
+      let stderr = "";
+      stack.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+      const [code] = (await once(stack, "exit")) as [number | null];
+      assert.equal(code, 78, stderr);
+      assert.match(
+        stderr,
+        /^keyless stack: tenant file .* is not consistent:\n {2}".+" is used by both managedIdentities\[0\] \(orders-worker\) and managedIdentities\[3\] \(orders-worker-2\)/,
+      );
+      assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("keyless stack with another API in its tenant file", () => {
+  it("lists its stand-in in the start-up output and the help", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "keyless-stand-in-"));
+    try {
+      const envFile = join(dir, "local.env");
+      const stack = await stackWithTenant(
+        dir,
+        (tenant) =>
+          tenant.applications.push({
+            displayName: "Billing API",
+            api: { name: "billing" },
+            appId: "7d0f5a35-3b8e-4c1a-9b65-0d6c2a1e9f10",
+            servicePrincipalId: "0b8e4e0c-6f7a-4a77-9b1e-5e2f3c4d5a6b",
+          }),
+        ["--write-env", envFile],
+      );
+      let output = "";
+      stack.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+      try {
+        const env = parseEnv(await waitForFile(envFile, stack));
+        assert.ok(env.API_BILLING_BASE_URL);
+        assert.ok(
+          output.includes(`  billing API        ${env.API_BILLING_BASE_URL}  (stand-in, API_BILLING_*)`),
+          output,
+        );
+      } finally {
+        stack.kill("SIGINT");
+        await once(stack, "exit");
+      }
+      const help = spawn(KEYLESS, ["stack", "--help"], {
+        stdio: ["ignore", "pipe", "ignore"],
+        env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
+      });
+      let text = "";
+      help.stdout?.on("data", (d: Buffer) => (text += d.toString()));
+      await once(help, "exit");
+      assert.match(text, /a stand-in for every other API the tenant file names/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,13 +6,14 @@
  * The topology and the APIs have their own files here.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import { parse } from "yaml";
 
 import { DEFAULT_PORTS } from "../../src/local/stack.ts";
-import { isDocumentedVariable, loadConfig, TUNING } from "../../src/worker/config.ts";
+import { isDocumentedVariable, loadConfig, TUNING, VARIABLES } from "../../src/worker/config.ts";
 import { read, workerEnvironment } from "./support.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -362,6 +363,38 @@ describe("docs/configuration.md", () => {
     const doc = read("docs/configuration.md");
     for (const setting of Object.values(TUNING)) {
       assert.ok(doc.includes(`\`${setting.variable}\``), setting.variable);
+    }
+  });
+
+  it("names the variables the credential choice, the identity SDK and telemetry read", () => {
+    for (const name of [
+      "AZURE_TENANT_ID",
+      "AZURE_FEDERATED_TOKEN_FILE",
+      "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+      "MSI_ENDPOINT",
+      "MSI_SECRET",
+      "IMDS_ENDPOINT",
+      "IDENTITY_SERVER_THUMBPRINT",
+      "OTEL_SDK_DISABLED",
+      "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+      "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+      "OTEL_METRICS_EXPORTER",
+    ]) {
+      assert.ok(name in VARIABLES, `${name} is in VARIABLES (src/worker/config.ts)`);
+    }
+  });
+
+  it("gives every variable the meaning the code gives it, as keyless run --help does", () => {
+    const doc = read("docs/configuration.md");
+    const help = execFileSync(process.execPath, ["src/cli/main.ts", "run", "--help"], {
+      cwd: new URL("../../", import.meta.url),
+      encoding: "utf8",
+    });
+    for (const [name, meaning] of Object.entries(VARIABLES)) {
+      const row = doc.split("\n").find((line) => line.startsWith(`| \`${name}\``));
+      assert.ok(row, `${name} has a row in docs/configuration.md`);
+      assert.ok(row.includes(` ${meaning} `), `${name}'s row says: ${meaning}`);
+      assert.ok(help.includes(name), `keyless run --help names ${name}`);
     }
   });
 });

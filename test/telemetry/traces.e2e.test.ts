@@ -122,6 +122,25 @@ describe("traces", () => {
     assert.equal(settle?.attributes["keyless.dead_letter.reason"], "InvalidBody");
   });
 
+  it("names the messaging system on keyless send's span as on the worker's, in one trace", async () => {
+    const messageId = randomUUID();
+    const { sendRun } = await import("../../src/operator/send.ts");
+    const { traceId } = await sendRun(stack.admin, {
+      entity: "orders",
+      templates: [{ messageId, subject: "orders.fulfil", body: { orderId: `t-${randomUUID()}` } }],
+      count: 1,
+      defaults: {},
+    });
+    await w.settled([messageId]);
+    const spans = await spansOf(traceId!);
+    const [send] = byName(spans, "send orders");
+    const [process] = byName(spans, "process orders");
+    assert.ok(send && process, `spans: ${spans.map((s) => s.name).join(", ")}`);
+    assert.equal(send.attributes["messaging.system.name"], "azure.servicebus");
+    assert.equal(send.attributes["messaging.system.name"], process.attributes["messaging.system.name"]);
+    assert.equal(send.attributes["messaging.system"], undefined, "the old name is gone");
+  });
+
   it("puts no token or Authorization header in any attribute or event", () => {
     const text = JSON.stringify(
       exporter

@@ -36,7 +36,12 @@ export async function startStandInApi(options: {
   audiences: readonly string[];
   /** The API's app-role values: a caller needs at least one. */
   roles: readonly string[];
+  /** Address to listen on; default 127.0.0.1. */
   host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** The host name clients use, in its URL; default 127.0.0.1. */
+  publicHost?: string;
 }): Promise<StandInApi> {
   const app: FastifyInstance = Fastify({ forceCloseConnections: true, logger: false });
   const auth = entraAuth(
@@ -68,12 +73,13 @@ export async function startStandInApi(options: {
     }
     return reply.code(200).send({ standIn: options.name, method: request.method, path: request.url, roles });
   });
-  await app.listen({ host: options.host ?? "127.0.0.1", port: 0 });
+  await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 0 });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : 0;
+  const publicHost = options.publicHost ?? "127.0.0.1";
   return {
     name: options.name,
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${port}/`,
     journal: () => journal,
     close: () => app.close(),
   };

@@ -32,6 +32,11 @@ export class TenantReferenceError extends Error {
 }
 
 const sameText = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+const identityIs = (i: ManagedIdentity, ref: string) =>
+  sameText(i.name, ref) ||
+  sameText(i.clientId, ref) ||
+  sameText(i.objectId, ref) ||
+  (i.resourceId !== undefined && sameText(i.resourceId, ref));
 const withoutTrailingSlash = (s: string) => s.replace(/\/+$/, "");
 
 /**
@@ -51,19 +56,13 @@ export class Tenant {
     this.tokenLifetimeSeconds = file.tokenLifetimeSeconds;
     this.identities = file.managedIdentities;
     this.applications = [...BUILT_IN_APPLICATIONS, ...file.applications];
-    const problems = [...this.#duplicates(), ...this.#load(file)];
+    const problems = [...this.#duplicates(file), ...this.#load(file)];
     if (problems.length > 0) throw new TenantReferenceError(problems.join("\n"));
   }
 
   /** An identity by name, client id, object id or ARM resource id (case-insensitive). */
   findIdentity(ref: string): ManagedIdentity | undefined {
-    return this.identities.find(
-      (i) =>
-        sameText(i.name, ref) ||
-        sameText(i.clientId, ref) ||
-        sameText(i.objectId, ref) ||
-        (i.resourceId !== undefined && sameText(i.resourceId, ref)),
-    );
+    return this.identities.find((i) => identityIs(i, ref));
   }
 
   systemAssignedIdentity(): ManagedIdentity | undefined {
@@ -143,17 +142,6 @@ export class Tenant {
     if (!exists) this.#serviceBusRoleAssignments.push(assignment);
   }
 
-  removeServiceBusRole(assignment: ServiceBusRoleAssignment): void {
-    this.#serviceBusRoleAssignments = this.#serviceBusRoleAssignments.filter(
-      (a) =>
-        !(
-          a.principalId === assignment.principalId &&
-          a.role === assignment.role &&
-          sameText(a.scope, assignment.scope)
-        ),
-    );
-  }
-
   /**
    * The Service Bus data rights of a principal on an entity, like Azure RBAC: an assignment at the namespace covers
    * every entity; one on a topic covers its subscriptions. `entityPath` is `orders`, `events` or
@@ -179,37 +167,80 @@ export class Tenant {
     return rights;
   }
 
-  #duplicates(): string[] {
+  /**
+   * Every name and id names one entry (case-insensitive, built-ins included): lookups take the first match, so a
+   * second entry with a taken name or id would be silently unreachable.
+   */
+  #duplicates(file: TenantFile): string[] {
     const problems: string[] = [];
     const seen = new Map<string, string>();
-    const claim = (key: string, owner: string) => {
+    const claim = (key: string, owner: string, fix: string) => {
       const k = key.toLowerCase();
       const other = seen.get(k);
-      if (other !== undefined && other !== owner)
-        problems.push(`"${key}" is used by both ${other} and ${owner}`);
-      seen.set(k, owner);
+      if (other !== undefined && other !== owner) {
+        problems.push(`"${key}" is used by both ${other} and ${owner}; ${fix}`);
+      }
+      if (other === undefined) seen.set(k, owner);
     };
-    for (const i of this.identities) {
-      for (const key of [i.name, i.clientId, i.objectId]) claim(key, `identity ${i.name}`);
-    }
-    for (const a of this.applications) {
+    const RENAME = "rename one";
+    const NEW_ID = 'give one a fresh GUID (node -p "crypto.randomUUID()")';
+    for (const a of BUILT_IN_APPLICATIONS) {
       for (const key of [a.displayName, a.appId, a.servicePrincipalId])
-        claim(key, `application ${a.displayName}`);
+        claim(key, `the built-in application ${a.displayName}`, "");
     }
-    if (this.identities.filter((i) => i.systemAssigned).length > 1) {
+    file.managedIdentities.forEach((i, index) => {
+      const owner = `managedIdentities[${index}] (${i.name})`;
+      // Azure has one name in several resource groups (Graph lists them all; keyless grant asks which): a name may
+      // repeat when every identity of that name has its own resourceId. References by that name are refused (#load).
+      const inResourceGroups = file.managedIdentities.every(
+        (other) => !sameText(other.name, i.name) || other.resourceId !== undefined,
+      );
+      claim(
+        i.name,
+        inResourceGroups ? `the identities named ${i.name}` : owner,
+        `${RENAME}, or give each its own resourceId (one name in several resource groups)`,
+      );
+      for (const key of [i.clientId, i.objectId]) claim(key, owner, NEW_ID);
+      if (i.resourceId !== undefined) claim(i.resourceId, owner, "give one its own resourceId");
+    });
+    file.applications.forEach((a, index) => {
+      const owner = `applications[${index}] (${a.displayName})`;
+      const builtIn = BUILT_IN_APPLICATIONS.some((b) => sameText(b.displayName, a.displayName));
+      claim(
+        a.displayName,
+        owner,
+        builtIn
+          ? "every tenant has the built-in one: remove this entry and assign its roles by name"
+          : RENAME,
+      );
+      for (const key of [a.appId, a.servicePrincipalId]) claim(key, owner, NEW_ID);
+    });
+    if (file.managedIdentities.filter((i) => i.systemAssigned).length > 1) {
       problems.push("more than one managed identity has systemAssigned: true; at most one may");
     }
     return problems;
+  }
+
+  /** The one identity `ref` names; a problem for `where` when it names none or several. */
+  #principal(ref: string, where: string, problems: string[]): ManagedIdentity | undefined {
+    const matches = this.identities.flatMap((i, index) => (identityIs(i, ref) ? [{ i, index }] : []));
+    if (matches.length === 0) problems.push(`${where}: no managed identity "${ref}"`);
+    if (matches.length > 1) {
+      const which = matches.map((m) => `managedIdentities[${m.index}]`).join(", ");
+      problems.push(
+        `${where}: "${ref}" names ${matches.length} managed identities (${which}); name one by client id, object id or resource id`,
+      );
+    }
+    return matches.length === 1 ? matches[0]!.i : undefined;
   }
 
   #load(file: TenantFile): string[] {
     const problems: string[] = [];
     file.appRoleAssignments.forEach((a, index) => {
       const where = `appRoleAssignments[${index}]`;
-      const principal = this.findIdentity(a.principal);
+      const principal = this.#principal(a.principal, `${where}.principal`, problems);
       const application = this.findApplication(a.application);
       const role: AppRole | undefined = application?.appRoles.find((r) => r.value === a.role);
-      if (!principal) problems.push(`${where}.principal: no managed identity "${a.principal}"`);
       if (!application) problems.push(`${where}.application: no application "${a.application}"`);
       else if (!role) {
         const known = application.appRoles.map((r) => r.value).join(", ") || "none";
@@ -226,11 +257,12 @@ export class Tenant {
       }
     });
     file.serviceBusRoleAssignments.forEach((a, index) => {
-      const principal = this.findIdentity(a.principal);
-      if (!principal) {
-        problems.push(`serviceBusRoleAssignments[${index}].principal: no managed identity "${a.principal}"`);
-        return;
-      }
+      const principal = this.#principal(
+        a.principal,
+        `serviceBusRoleAssignments[${index}].principal`,
+        problems,
+      );
+      if (!principal) return;
       this.assignServiceBusRole({ principalId: principal.objectId, role: a.role, scope: a.scope });
     });
     return problems;
