@@ -6,6 +6,7 @@ import type {
   ServiceBusReceiver,
 } from "@azure/service-bus";
 import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
+import { suppressTracing } from "@opentelemetry/core";
 import type { Logger } from "pino";
 
 import { retryDelayMs, sleep } from "./backoff.ts";
@@ -181,7 +182,13 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
     preInitialize: beforeAttach,
     postInitialize: async () => onAttached(),
   };
-  const subscription = receiver.subscribe(handlers, { autoCompleteMessages: false, maxConcurrentCalls: 1 });
+  const subscription = receiver.subscribe(handlers, {
+    autoCompleteMessages: false,
+    maxConcurrentCalls: 1,
+    // The SDK wraps each processMessage in a span of its own (`StreamReceiver.process`), a root span per message
+    // beside ours: suppressed, `process <entity>` is the message's one consumer span.
+    tracingOptions: { tracingContext: suppressTracing(ROOT_CONTEXT) },
+  });
   const credit: LinkCredit = takeLinkCredit(receiver);
 
   /** Takes back all standing credit: what the broker sends meanwhile still arrives and is dispatched. */
