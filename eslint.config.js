@@ -2,6 +2,8 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+const LOCAL_STAYS_INSIDE = "src/local imports only itself, its own dependencies and src/shared";
+
 export default tseslint.config(
   // The optional interop checks build and install here (ignored by git too).
   {
@@ -59,6 +61,7 @@ export default tseslint.config(
       /^\.\.\/(identity|local|cli|operator|telemetry|shared)\//,
       "handlers know only the context they are given",
     ],
+    [/^@keyless\//, "handlers know only the context they are given"],
     [/^@azure\//, "handlers never touch the Azure SDKs: the context gives them what they need"],
   ]),
   layer("src/worker/**/*.ts", [
@@ -66,20 +69,26 @@ export default tseslint.config(
       /^\.\.\/(handlers|cli|local|operator)\//,
       "the worker never imports handlers, the CLI, operator tools or the local platform",
     ],
+    [/^@keyless\//, "the worker never imports the local platform or the token-checking package"],
   ]),
   layer("src/identity/**/*.ts", [
     [
       /^\.\.\/(worker|handlers|cli|local|operator)\//,
       "the identity layer knows only @azure/identity and src/shared",
     ],
+    [/^@keyless\//, "the identity layer knows only @azure/identity and src/shared"],
   ]),
-  // The local platform is a product of its own (people run keyless stack like Azurite): it never imports the worker.
-  // Its folders are one level deep, so "../" leaves src/local from its top files and "../../" from the others.
-  layer("src/local/*.ts", [
-    [/^\.\.\/(worker|handlers|cli|operator|identity)\//, "src/local never imports the worker's code"],
-  ]),
-  layer("src/local/*/*.ts", [
-    [/^\.\.\/\.\.\/(worker|handlers|cli|operator|identity)\//, "src/local never imports the worker's code"],
+  // The local platform is its own package (src/local/package.json; people run keyless stack like Azurite): it
+  // reaches nothing of the repo outside its folder but src/shared, and the worker never reaches it. Import strings,
+  // not resolved paths, are what a lint rule sees, hence one rule per folder depth.
+  layer("src/local/*.ts", [[/^\.\.\/(?!shared\/)/, LOCAL_STAYS_INSIDE]]),
+  layer("src/local/*/*.ts", [[/^\.\.\/\.\.\/(?!shared\/)/, LOCAL_STAYS_INSIDE]]),
+  layer("src/local/test/*/*.ts", [[/^\.\.\/\.\.\/\.\.\/(?!shared\/)/, LOCAL_STAYS_INSIDE]]),
+  // The Entra token checks are a package a team can take for its own API: jose and fastify's types, nothing of ours.
+  // Its tests use the local platform's Entra-shaped issuer.
+  layer("src/entra-auth/*.ts", [[/^\.\.\//, "src/entra-auth stands alone: it imports nothing of this repo"]]),
+  layer("src/entra-auth/test/*.ts", [
+    [/^\.\.\/\.\.\/(?!local\/)/, "src/entra-auth's tests use only the package and the local platform"],
   ]),
 );
 

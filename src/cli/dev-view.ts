@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 
 import { formatTable, wrap } from "../operator/report.ts";
 import type { WorkerHandle } from "../worker/index.ts";
-import type { PreflightRow } from "../worker/preflight.ts";
+import type { PreflightRow } from "../worker/index.ts";
 
 const useColour = process.stdout.isTTY && process.env.NO_COLOR === undefined;
 const paint = (code: number) => (text: string) => (useColour ? `\u001b[${code}m${text}\u001b[0m` : text);

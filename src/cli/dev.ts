@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { stdout } from "node:process";
 
-import type { OutcomeEvent } from "../worker/dispatcher.ts";
+import type { OutcomeEvent } from "../worker/index.ts";
 import { parseCommandArgs } from "./args.ts";
 import { demoMessages } from "./demo-messages.ts";
 import { bold, devLogView, dim, green, red, watchWorker, yellow } from "./dev-view.ts";
@@ -77,8 +77,8 @@ export async function run(argv: string[]): Promise<number> {
   const { ManagedIdentityCredential } = await import("@azure/identity");
   const { ServiceBusClient } = await import("@azure/service-bus");
   const { handlers } = await import("../handlers/index.ts");
-  const { trustDevCaInProcess } = await import("../local/dev-ca.ts");
-  const { startLocalStack } = await import("../local/stack.ts");
+  const { trustDevCaInProcess } = await import("@keyless/local/dev-ca");
+  const { startLocalStack } = await import("@keyless/local/stack");
   const { traceProperties } = await import("../telemetry/message-context.ts");
   const { SpanKind, withSpan } = await import("../telemetry/span.ts");
   const { createLogger } = await import("../telemetry/logger.ts");

@@ -55,7 +55,23 @@ export async function cli(argv: string[]): Promise<number> {
     return 2;
   }
   trustExtraCaFromEnvironment();
-  return (await command.load()).run(rest);
+  try {
+    return await (await command.load()).run(rest);
+  } catch (error) {
+    if (!isLocalPlatformMissing(error)) throw error;
+    stderr.write(
+      `keyless ${name}: this installation has no local platform (@keyless/local): the worker image carries only ` +
+        `what the worker and the operator commands need. Run it from a clone (npm install, then npx keyless ${name}) ` +
+        `or from the stack image (docker build --target stack .; docker compose does this).\n`,
+    );
+    return 69; // EX_UNAVAILABLE
+  }
+}
+
+/** `keyless stack` and `keyless dev` in the worker image, which is built without src/local and its dependencies. */
+function isLocalPlatformMissing(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === "ERR_MODULE_NOT_FOUND" && String(message).includes("@keyless/local");
 }
 
 if (import.meta.main) {

@@ -1,5 +1,6 @@
 import { stdout } from "node:process";
 
+// config.ts, not index.ts: the public surface loads the Azure SDK, which must load after telemetry starts.
 import { TUNING } from "../worker/config.ts";
 
 const HELP = `usage: keyless run

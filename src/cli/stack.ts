@@ -1,6 +1,6 @@
 import { stdout } from "node:process";
 
-import { DEFAULT_PORTS, startLocalStack } from "../local/stack.ts";
+import { DEFAULT_PORTS, startLocalStack } from "@keyless/local/stack";
 import { parseCommandArgs, portOption, UsageError } from "./args.ts";
 import { writeEnvFile } from "./env-file.ts";
 

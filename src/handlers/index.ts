@@ -1,6 +1,4 @@
-import { defineHandlers } from "../worker/index.ts";
-import { ordersFulfil } from "./orders-fulfil.ts";
-import { ordersRefund } from "./orders-refund.ts";
+import { handlersIn } from "../worker/index.ts";
 
-/** Every handler this worker ships, keyed by the subject it serves. */
-export const handlers = defineHandlers([ordersFulfil, ordersRefund]);
+/** Every handler this worker ships: each file in this folder, keyed by the subject it serves. Add a file to add one. */
+export const handlers = await handlersIn(new URL(".", import.meta.url));

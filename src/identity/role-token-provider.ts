@@ -4,6 +4,7 @@ import type { AccessToken, TokenCredential } from "@azure/identity";
 
 import { abortable } from "../shared/abortable.ts";
 import { redactSecrets } from "../shared/redact.ts";
+import { TimeLimitError, withinTime } from "../shared/time-limit.ts";
 import { MissingAppRoleError, TokenAcquisitionError } from "./errors.ts";
 import { readTokenClaims, type TokenClaims } from "./token-claims.ts";
 
@@ -100,34 +101,28 @@ export function createRoleTokenProvider(options: {
     if (running) return running;
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    // Passed on for credentials that honour it; ManagedIdentityCredential 4.14.1 does not, hence the race below.
+    // Passed on for credentials that honour it; ManagedIdentityCredential 4.14.1 does not, hence the time limit below.
     const abort = new AbortController();
     const call = (async () => credential.getToken(api.scope, { abortSignal: abort.signal }))();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        abort.abort();
-        // The call is still pending (timers run only after settled promises' callbacks): count it until it lets go.
-        abandoned.set(api.scope, (abandoned.get(api.scope) ?? 0) + 1);
-        const release = () => abandoned.set(api.scope, (abandoned.get(api.scope) ?? 1) - 1);
-        call.then(release, release);
-        reject(
-          new TokenAcquisitionError({
+    const request = (async () => {
+      let accessToken: AccessToken | null;
+      try {
+        accessToken = await withinTime(call, timeoutMs, "the token request");
+      } catch (error) {
+        if (error instanceof TimeLimitError) {
+          abort.abort();
+          // The call is still pending: count it until it lets go.
+          abandoned.set(api.scope, (abandoned.get(api.scope) ?? 0) + 1);
+          const release = () => abandoned.set(api.scope, (abandoned.get(api.scope) ?? 1) - 1);
+          call.then(release, release);
+          throw new TokenAcquisitionError({
             api: api.name,
             scope: api.scope,
             elapsedMs: elapsed(),
             timedOut: true,
             reason: `the credential did not answer within ${timeoutMs} ms (is the identity endpoint hanging? the SDK has no timeout of its own)`,
-          }),
-        );
-      }, timeoutMs);
-    });
-    const request = (async () => {
-      let accessToken: AccessToken | null;
-      try {
-        accessToken = await Promise.race([call, timeout]);
-      } catch (error) {
-        if (error instanceof TokenAcquisitionError) throw error;
+          });
+        }
         throw new TokenAcquisitionError(
           {
             api: api.name,
@@ -167,7 +162,6 @@ export function createRoleTokenProvider(options: {
       cache.set(api.scope, entry);
       return entry;
     })().finally(() => {
-      clearTimeout(timer);
       inFlight.delete(api.scope);
     });
     inFlight.set(api.scope, request);

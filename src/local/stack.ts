@@ -2,12 +2,13 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { createEntraTokenValidator } from "@keyless/entra-auth";
 import type { Logger } from "pino";
 
 import { type Broker, type BrokerOptions, EMULATOR_DEFAULT_SAS_KEY, startBroker } from "./broker/index.ts";
 import { ensureDevCa } from "./dev-ca.ts";
 import { type IdentityPlatform, startIdentityPlatform } from "./identity/index.ts";
-import { createEntraTokenValidator, startOrdersApi } from "./orders-api/index.ts";
+import { startOrdersApi } from "./orders-api/index.ts";
 import { loadTenantFile, SAMPLE_TENANT_PATH, type Tenant, tenantFromObject } from "./tenant/index.ts";
 import { type StandInApi, startStandInApi } from "./stand-in-api/stand-in-api.ts";
 

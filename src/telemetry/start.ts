@@ -1,5 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
-
 import { AzureSdkInstrumentation } from "@azure/opentelemetry-instrumentation-azure-sdk";
 import { context, propagation } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
@@ -9,6 +7,8 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { BatchSpanProcessor, ConsoleSpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
+
+import { TimeLimitError, withinTime } from "../shared/time-limit.ts";
 
 export type TelemetryMode = "otlp" | "console" | "off";
 
@@ -83,18 +83,16 @@ export async function startTelemetry(
   return {
     mode,
     shutdown: async () => {
-      const timer = new AbortController();
-      const outcome = await Promise.race([
-        sdk.shutdown().then(
-          () => undefined,
-          (error: unknown) => (error as Error).message ?? String(error),
-        ),
-        sleep(FLUSH_TIMEOUT_MS, "timeout", { signal: timer.signal }).catch(() => undefined),
-      ]);
-      timer.abort();
-      if (outcome === undefined) return undefined;
-      const why = outcome === "timeout" ? `it did not finish within ${FLUSH_TIMEOUT_MS} ms` : outcome;
-      return `telemetry not flushed${destination}: ${why}; the last spans and metrics are lost`;
+      try {
+        await withinTime(sdk.shutdown(), FLUSH_TIMEOUT_MS, "telemetry flush");
+        return undefined;
+      } catch (error) {
+        const why =
+          error instanceof TimeLimitError
+            ? `it did not finish within ${FLUSH_TIMEOUT_MS} ms`
+            : ((error as Error).message ?? String(error));
+        return `telemetry not flushed${destination}: ${why}; the last spans and metrics are lost`;
+      }
     },
   };
 }

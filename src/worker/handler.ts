@@ -1,3 +1,6 @@
+import { readdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+
 import type { Logger } from "pino";
 import type { z } from "zod";
 
@@ -61,7 +64,38 @@ export function defineHandlers(list: readonly Handler[]): HandlerMap {
   return Object.freeze(map);
 }
 
+/** Handlers made by defineHandler: how handlersIn tells a handler export from a helper a file also exports. */
+const defined = new WeakSet<Handler>();
+
 /** Declares a handler with its body type inferred from its schema. */
 export function defineHandler<Schema extends z.ZodType>(handler: Handler<Schema>): Handler<Schema> {
+  defined.add(handler as Handler);
   return handler;
+}
+
+/**
+ * The map of every handler in a folder: each `*.ts` file in it (not index.ts, not tests, not subfolders) exports one
+ * or more handlers made with defineHandler, so adding a handler is adding a file. A file that exports none is an
+ * error that names it (a handler written without defineHandler would otherwise be skipped without a word).
+ */
+export async function handlersIn(folder: URL): Promise<HandlerMap> {
+  const files = (await readdir(folder, { withFileTypes: true }))
+    .filter(
+      (f) => f.isFile() && f.name.endsWith(".ts") && f.name !== "index.ts" && !f.name.endsWith(".test.ts"),
+    )
+    .map((f) => f.name)
+    .sort();
+  const list: Handler[] = [];
+  for (const name of files) {
+    const exports = Object.values((await import(new URL(name, folder).href)) as Record<string, unknown>);
+    const found = exports.filter((value): value is Handler => defined.has(value as Handler));
+    if (found.length === 0) {
+      throw new TypeError(
+        `${fileURLToPath(new URL(name, folder))} exports no handler: export one made with defineHandler ` +
+          `(helpers shared by handlers go in a subfolder)`,
+      );
+    }
+    list.push(...found);
+  }
+  return defineHandlers(list);
 }

@@ -5,7 +5,7 @@
  */
 
 // Writing handlers.
-export { defineHandler, defineHandlers } from "./handler.ts";
+export { defineHandler, defineHandlers, handlersIn } from "./handler.ts";
 export type { Handler, HandlerContext, HandlerMap, MessageInfo } from "./handler.ts";
 export type { ApiClient, ApiRequestOptions, ApiResponse } from "./api-client.ts";
 export { HandlerRejectedError, PermanentError, TransientError } from "./errors.ts";
@@ -27,3 +27,4 @@ export type { OutcomeEvent } from "./dispatcher.ts";
 export type { Outcome } from "./outcome.ts";
 export type { SettlePath } from "./settle.ts";
 export type { WorkerState } from "./lifecycle.ts";
+export type { PreflightRow } from "./preflight.ts";

@@ -40,7 +40,8 @@ const compose = parse(read("docker-compose.yml"), { merge: true }) as {
   services: Record<string, ComposeService>;
 };
 const services = compose.services;
-const ourImage = (s: ComposeService) => s.image === "keyless-worker:local";
+const ourImage = (s: ComposeService) =>
+  s.image === "keyless-worker:local" || s.image === "keyless-stack:local";
 const workerServices = Object.entries(services).filter(
   ([, s]) => ourImage(s) && Array.isArray(s.command) && s.command[0] === "run",
 );
@@ -150,42 +151,72 @@ describe("docker-compose.yml", () => {
 
 describe("Dockerfile", () => {
   const dockerfile = read("Dockerfile");
-  const instruction = (name: string) => {
-    const match = new RegExp(`^${name}\\s+(\\[.*\\])\\s*$`, "m").exec(dockerfile);
-    assert.ok(match, `${name} in exec form`);
+  /** The Dockerfile's stages by name; the last one is what `docker build .` builds. */
+  const stages = new Map(
+    dockerfile
+      .split(/^(?=FROM )/m)
+      .slice(1)
+      .map((text) => [/^FROM \S+(?: AS (\S+))?/.exec(text)![1] ?? "", text] as const),
+  );
+  const lastStage = [...stages.keys()].at(-1)!;
+  const instruction = (stage: string, name: string) => {
+    const match = new RegExp(`^${name}\\s+(\\[.*\\])\\s*$`, "m").exec(stages.get(stage) ?? "");
+    assert.ok(match, `${name} in exec form in stage ${stage}`);
     return JSON.parse(match[1]!) as string[];
   };
 
-  it("runs the same entry as package.json's keyless bin, with a default command keyless has", async () => {
+  it("builds the worker by default and the local platform only as the stack target", () => {
+    assert.equal(lastStage, "worker");
+    assert.deepEqual(instruction("worker", "CMD"), ["run"]);
+    assert.deepEqual(instruction("stack", "CMD"), ["stack"]);
+    const platform = services.platform as ComposeService & { build?: { target?: string } };
+    assert.equal(
+      platform.build?.target,
+      "stack",
+      "docker-compose's platform service builds the stack target",
+    );
+  });
+
+  it("runs the same entry as package.json's keyless bin, with commands keyless has", async () => {
     const pkg = JSON.parse(read("package.json")) as { bin: Record<string, string> };
     const bin = read(pkg.bin.keyless!);
-    const entry = instruction("ENTRYPOINT");
-    assert.deepEqual(entry.slice(0, 2), ["node", "src/cli/main.ts"]);
+    for (const stage of ["worker", "stack"]) {
+      assert.deepEqual(instruction(stage, "ENTRYPOINT").slice(0, 2), ["node", "src/cli/main.ts"]);
+    }
     assert.match(bin, /src\/cli\/main\.ts/, "bin/keyless runs src/cli/main.ts too");
-    const cmd = instruction("CMD");
     const source = read("src/cli/main.ts");
     const commands = /const COMMANDS[\s\S]*?^};/m.exec(source)?.[0] ?? "";
     for (const name of [
-      cmd[0]!,
       ...Object.values(services).flatMap((s) =>
         ourImage(s) && Array.isArray(s.command) && !s.entrypoint ? [s.command[0]!] : [],
       ),
     ]) {
       assert.match(commands, new RegExp(`^  ${name}: \\{`, "m"), `keyless has no command '${name}'`);
     }
-    assert.equal(cmd[0], "run");
+  });
+
+  it("gives the worker every source folder but the local platform's two workspaces", () => {
+    const copied = [...(stages.get("worker") ?? "").matchAll(/^COPY (src\/[\w-]+) /gm)].map((m) => m[1]);
+    const folders = readdirSync(new URL("src/", root), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => `src/${d.name}`);
+    const workspaces = (JSON.parse(read("package.json")) as { workspaces: string[] }).workspaces;
+    assert.deepEqual(workspaces.toSorted(), ["src/entra-auth", "src/local"]);
+    assert.deepEqual(copied.toSorted(), folders.filter((f) => !workspaces.includes(f)).toSorted());
+    assert.match(stages.get("deps") ?? "", /npm ci --omit=dev --workspaces=false /);
   });
 
   it("runs as a non-root user on Node 24 slim with production dependencies and a /healthz check", () => {
     assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-[\w-]*slim$/m);
-    assert.match(dockerfile, /npm ci --omit=dev/);
-    assert.match(dockerfile, /^USER node$/m);
-    assert.match(dockerfile, /^HEALTHCHECK[\s\S]*\/healthz/m);
+    const worker = stages.get("worker") ?? "";
+    assert.match(worker, /^USER node$/m);
+    assert.match(worker, /^HEALTHCHECK[\s\S]*\/healthz/m);
     assert.match(
-      dockerfile,
+      worker,
       new RegExp(`\\|\\|${TUNING.healthPort.default}\\)`),
       "probes the default health port",
     );
+    assert.match(stages.get("stack") ?? "", /^USER node$/m);
   });
 });
 
@@ -215,12 +246,14 @@ describe("patched dependencies (patches/, applied by patch-package)", () => {
 
   it("is copied into the image and applied there after npm ci, whose --ignore-scripts skips postinstall", () => {
     const dockerfile = read("Dockerfile");
-    const copy = dockerfile.indexOf("COPY patches ./patches");
-    const install = /^RUN npm ci --omit=dev --ignore-scripts[^\n]*&& npm run postinstall &&/m.exec(
-      dockerfile,
-    );
-    assert.ok(copy > 0, "the Dockerfile copies patches/");
-    assert.ok(install && install.index > copy, "npm ci, then our postinstall by name, after the copy");
+    for (const stage of dockerfile.split(/^(?=FROM )/m).filter((s) => /npm ci/.test(s))) {
+      const copy = stage.indexOf("COPY patches ./patches");
+      const install = /^RUN npm ci --omit=dev [^\n]*--ignore-scripts[^\n]*&& npm run postinstall &&/m.exec(
+        stage,
+      );
+      assert.ok(copy > 0, "each installing stage copies patches/");
+      assert.ok(install && install.index > copy, "npm ci, then our postinstall by name, after the copy");
+    }
     const dockerignore = read(".dockerignore");
     assert.match(dockerignore, /^!patches\/$/m, "patches/ is in the build context");
   });

@@ -38,6 +38,8 @@ const SUBSCRIPTION_PROPERTIES = QUEUE_PROPERTIES.filter((p) => !p.includes("Dupl
 /** Entities only the local sample has, each with the reason it stays out of Azure. */
 const LOCAL_ONLY: Record<string, string> = {
   "orders-bench": "a queue for local load experiments; production has no use for it",
+  "orders-by-order":
+    "the session queue of the ordered-processing demo (issue 12); production gets it with the worker's session support",
 };
 
 /** The emulator's (and so the local broker's) longest DefaultMessageTimeToLive: src/local/broker/config.ts LIMITS. */

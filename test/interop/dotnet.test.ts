@@ -55,8 +55,8 @@ describe(
       const { results } = await runChecks("dotnet", [ASSEMBLY, "checks"], env);
       for (const r of results) t.diagnostic(`${r.ok ? "ok  " : "FAIL"} ${r.route} ${r.check}: ${r.detail}`);
       assert.deepEqual(failed(results), []);
-      assert.equal(results.filter((r) => r.route === "connection-string").length, 12);
-      assert.equal(results.filter((r) => r.route === "managed-identity-tls").length, 13);
+      assert.equal(results.filter((r) => r.route === "connection-string").length, 13);
+      assert.equal(results.filter((r) => r.route === "managed-identity-tls").length, 14);
     });
 
     it("has every message the .NET client enqueues processed by the worker and applied once", async () => {

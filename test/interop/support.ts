@@ -16,9 +16,15 @@ export interface CheckResult {
   detail: string;
 }
 
-const queue = (name: string) => ({ Name: name, Properties: { LockDuration: "PT5S", MaxDeliveryCount: 10 } });
+const queue = (name: string, requiresSession = false) => ({
+  Name: name,
+  Properties: { LockDuration: "PT5S", MaxDeliveryCount: 10, RequiresSession: requiresSession },
+});
 
-/** The stack with `orders` (the worker's) and a queue per route, so the two routes never see each other's messages. */
+/**
+ * The stack with `orders` (the worker's) and a queue per route, so the two routes never see each other's messages,
+ * plus a session queue per route.
+ */
 export function startInteropStack(): Promise<TestStack> {
   return startTestStack({
     topology: {
@@ -26,7 +32,13 @@ export function startInteropStack(): Promise<TestStack> {
         Namespaces: [
           {
             Name: "sbemulatorns",
-            Queues: [queue("orders"), queue("interop-cs"), queue("interop-mi")],
+            Queues: [
+              queue("orders"),
+              queue("interop-cs"),
+              queue("interop-mi"),
+              queue("interop-cs-sessions", true),
+              queue("interop-mi-sessions", true),
+            ],
             Topics: [],
           },
         ],
@@ -42,6 +54,8 @@ export function interopEnv(stack: TestStack): Record<string, string> {
     ...stack.env(),
     INTEROP_QUEUE_CS: "interop-cs",
     INTEROP_QUEUE_MI: "interop-mi",
+    INTEROP_SESSION_QUEUE_CS: "interop-cs-sessions",
+    INTEROP_SESSION_QUEUE_MI: "interop-mi-sessions",
     AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9",
   };
 }

@@ -20,22 +20,34 @@ import {
   invalidToken,
   lockLost,
   messageTooLarge,
+  noSessionWithin,
   sessionfulReceiverRefused,
+  sessionlessReceiverRefused,
 } from "./errors.ts";
 import { toOutcome } from "./dispositions.ts";
 import { handleManagementRequest } from "./management.ts";
+import type { MessageStore } from "./message-store.ts";
 import type { Namespace } from "./namespace.ts";
 import { ReplyLinks, sendReply, statusCode } from "./request-response.ts";
 import {
   acceptedOutcome,
   echoOutcome,
   enableCbsSasl,
+  holdAttach,
   internals,
   rejectedOutcome,
   remoteOutcome,
   settle,
   transportGone,
 } from "./rhea-internals.ts";
+import {
+  dotnetTicks,
+  LOCKED_UNTIL_UTC,
+  SESSION_FILTER,
+  type SessionFilter,
+  sessionFilterOf,
+} from "./session-filter.ts";
+import { type Session, type SessionHolder, SessionStore } from "./sessions.ts";
 import { decodeSent } from "./wire-message.ts";
 
 export interface AmqpServerOptions {
@@ -55,6 +67,8 @@ interface LinkState {
   tokenKey?: string;
   resource: string;
   consumer?: DeliveryLink;
+  /** The session this link holds the lock of (a session receiver). */
+  session?: { readonly sessions: SessionStore; readonly session: Session; readonly holder: SessionHolder };
 }
 
 interface ConnectionState {
@@ -62,6 +76,8 @@ interface ConnectionState {
   readonly links: Map<Sender | Receiver, LinkState>;
   /** the client's receivers from $cbs and $management, which requests are answered on */
   readonly replyLinks: ReplyLinks;
+  /** receivers waiting, attach unanswered, for the next available session: how to stop waiting */
+  readonly waitingForSession: Map<Sender, () => void>;
 }
 
 const CREDIT = 1000;
@@ -259,7 +275,12 @@ export class AmqpServer {
   #state(connection: Connection): ConnectionState {
     let s = this.#connections.get(connection);
     if (s === undefined) {
-      s = { auth: new ConnectionAuth(this.#opts.auth), links: new Map(), replyLinks: new ReplyLinks() };
+      s = {
+        auth: new ConnectionAuth(this.#opts.auth),
+        links: new Map(),
+        replyLinks: new ReplyLinks(),
+        waitingForSession: new Map(),
+      };
       this.#connections.set(connection, s);
     }
     return s;
@@ -300,17 +321,89 @@ export class AmqpServer {
         );
       const { store, rbacPath } = this.#opts.namespace.receivable(parsed.entity, resource);
       const tokenKey = state.auth.authorize(address, rbacPath, "Listen", resource);
-      // Entities never require sessions here (RequiresSession: true is refused at load).
-      if (asksForSession(sender)) throw sessionfulReceiverRefused();
+      const filter = sessionFilterOf(sender);
+      const link: LinkState = { role: "entity", entity: parsed.entity, tokenKey, resource };
+      if (store instanceof SessionStore) {
+        if (filter === undefined) throw sessionlessReceiverRefused();
+        this.#acceptSession(connection, sender, store, filter, link);
+        return;
+      }
+      if (filter !== undefined) throw sessionfulReceiverRefused();
       sender.set_source({ address });
-      const consumer = new DeliveryLink(sender, store, sender.snd_settle_mode === 1);
-      state.links.set(sender, { role: "entity", entity: parsed.entity, tokenKey, resource, consumer });
-      store.addConsumer(consumer);
-      // Nothing goes out before the attach (see attachPending); deliver what the attach's credit allows once it has.
-      setImmediate(() => store.pump());
+      this.#startDelivering(state, sender, store, link);
     } catch (error) {
       this.#refuseAttach(sender, error);
     }
+  }
+
+  #startDelivering(state: ConnectionState, sender: Sender, store: MessageStore, link: LinkState): void {
+    const consumer = new DeliveryLink(sender, store, sender.snd_settle_mode === 1);
+    state.links.set(sender, { ...link, consumer });
+    store.addConsumer(consumer);
+    // Nothing goes out before the attach (see attachPending); deliver what the attach's credit allows once it has.
+    setImmediate(() => store.pump());
+  }
+
+  /**
+   * A session receiver: the named session, or the next available one, locked for this link. The attach answer
+   * carries the session id in the filter and the lock's expiry; with no session available the attach waits, then
+   * is refused with com.microsoft:timeout (the SDK's ServiceTimeout).
+   */
+  #acceptSession(
+    connection: Connection,
+    sender: Sender,
+    sessions: SessionStore,
+    filter: SessionFilter,
+    link: LinkState,
+  ): void {
+    const state = this.#state(connection);
+    const holder: SessionHolder = {
+      linkName: sender.name,
+      lost: (error) => {
+        this.#dropLink(connection, sender);
+        sender.close(error.toAmqp());
+      },
+    };
+    const grant = (session: Session) => {
+      sender.set_source({
+        address: (sender.source as { address?: string }).address ?? "",
+        filter: { [SESSION_FILTER]: filter.echo(session.id) },
+      });
+      internals(sender).local.attach.properties = {
+        [LOCKED_UNTIL_UTC]: dotnetTicks(session.lock!.lockedUntilMs),
+      };
+      this.#startDelivering(state, sender, session.store, {
+        ...link,
+        session: { sessions, session, holder },
+      });
+    };
+    if (filter.sessionId !== null) {
+      grant(sessions.acceptNamed(filter.sessionId, holder));
+      return;
+    }
+    const next = sessions.acceptNext(holder);
+    if (next !== undefined) {
+      grant(next);
+      return;
+    }
+    holdAttach(sender);
+    const stopWaiting = sessions.waitForNext(
+      holder,
+      filter.timeoutMs,
+      (session) =>
+        this.#guarded(connection, "accept-next-session", () => {
+          state.waitingForSession.delete(sender);
+          sender.open();
+          grant(session);
+        }),
+      () =>
+        this.#guarded(connection, "accept-next-session", () => {
+          state.waitingForSession.delete(sender);
+          sender.open();
+          this.#refuseAttach(sender, noSessionWithin(filter.timeoutMs));
+        }),
+    );
+    state.waitingForSession.set(sender, stopWaiting);
   }
 
   /** The client attached a sender: we receive (messages, or $cbs/$management requests). */
@@ -485,6 +578,7 @@ export class AmqpServer {
       const total = messages.reduce((n, m) => n + m.size, 0);
       if (total > this.#opts.maxMessageSizeBytes)
         throw messageTooLarge(total, this.#opts.maxMessageSizeBytes);
+      this.#opts.namespace.checkSessionIds(link.entity!.name, messages);
       for (const m of messages) this.#opts.namespace.send(link.entity!.name, m);
       delivery.update(true, acceptedOutcome());
     } catch (error) {
@@ -524,18 +618,23 @@ export class AmqpServer {
 
   #dropLink(connection: Connection, link: Sender | Receiver): void {
     const state = this.#connections.get(connection);
+    state?.waitingForSession.get(link as Sender)?.();
+    state?.waitingForSession.delete(link as Sender);
     const ls = state?.links.get(link);
     if (state === undefined || ls === undefined) return;
     state.links.delete(link);
     state.replyLinks.delete(link as Sender);
-    // Locks taken through this link stay until they are settled (e.g. via $management) or expire.
+    // Message locks taken through this link stay until they are settled (e.g. via $management) or expire; a session
+    // lock ends with its link, and the locks of the session's messages with it.
     if (ls.consumer) ls.consumer.store.removeConsumer(ls.consumer);
+    if (ls.session) ls.session.sessions.release(ls.session.session, ls.session.holder);
   }
 
   #forget(connection: Connection): void {
     const state = this.#connections.get(connection);
     if (state === undefined) return;
-    for (const link of [...state.links.keys()]) this.#dropLink(connection, link);
+    for (const link of [...state.links.keys(), ...state.waitingForSession.keys()])
+      this.#dropLink(connection, link);
     this.#connections.delete(connection);
   }
 
@@ -573,12 +672,4 @@ export class AmqpServer {
       }
     }
   }
-}
-
-const SESSION_FILTER = "com.microsoft:session-filter";
-
-/** A session receiver names the session it wants (or null: the next one) in its source's filter set. */
-function asksForSession(sender: Sender): boolean {
-  const filter = (sender.source as { filter?: Record<string, unknown> } | undefined)?.filter;
-  return filter !== undefined && filter !== null && Object.hasOwn(filter, SESSION_FILTER);
 }

@@ -148,6 +148,8 @@ export interface DeliverySettings {
   readonly deadLetterOnExpiration: boolean;
   readonly forwardTo: string | undefined;
   readonly forwardDeadLetteredTo: string | undefined;
+  /** RequiresSession: messages carry a session id and are received one session at a time (sessions.ts). */
+  readonly requiresSession: boolean;
 }
 
 export interface QueueSpec extends DeliverySettings {
@@ -228,8 +230,6 @@ export function validateEmulatorConfig(config: unknown, options: ValidateOptions
   };
 
   const delivery = (p: z.infer<typeof subscriptionProperties>, path: string): DeliverySettings => {
-    if (p.RequiresSession)
-      problems.push(`${path}.RequiresSession: RequiresSession is not supported by the keyless broker yet`);
     if (p.MaxDeliveryCount < 1 || p.MaxDeliveryCount > 10) {
       problems.push(`${path}.MaxDeliveryCount: ${p.MaxDeliveryCount} is outside the emulator's range 1..10`);
     }
@@ -241,6 +241,7 @@ export function validateEmulatorConfig(config: unknown, options: ValidateOptions
       forwardTo: p.ForwardTo === "" ? undefined : p.ForwardTo,
       forwardDeadLetteredTo:
         p.ForwardDeadLetteredMessagesTo === "" ? undefined : p.ForwardDeadLetteredMessagesTo,
+      requiresSession: p.RequiresSession,
     };
   };
 

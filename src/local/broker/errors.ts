@@ -76,6 +76,40 @@ export const sessionfulReceiverRefused = () =>
     `A sessionful message receiver cannot be created on an entity that does not require sessions. Ensure RequiresSession is set to true when creating a Queue or Subscription to enable sessionful behavior. ${trackingSuffix()}`,
   );
 
+/** Azure's refusal of a receiver without a session filter on an entity that requires sessions. */
+export const sessionlessReceiverRefused = () =>
+  notAllowed(
+    `It is not possible for an entity that requires sessions to create a non-sessionful message receiver. ${trackingSuffix()}`,
+  );
+
+/** Azure's refusal of a message without a session id sent to an entity that requires sessions. */
+export const sessionIdMissing = () =>
+  notAllowed(
+    `The SessionId was not set on a message, and it cannot be sent to the entity. Entities that have session support enabled can only receive messages that have the SessionId set to a valid value. ${trackingSuffix()}`,
+  );
+
+export const sessionCannotBeLocked = (sessionId: string) =>
+  new AmqpRefusal(
+    "com.microsoft:session-cannot-be-locked",
+    `The requested session '${sessionId}' cannot be accepted. It may be locked by another receiver. ${trackingSuffix()}`,
+    410,
+  );
+
+export const sessionLockLost = () =>
+  new AmqpRefusal(
+    "com.microsoft:session-lock-lost",
+    `The session lock has expired on the MessageSession. Accept a new MessageSession. ${trackingSuffix()}`,
+    410,
+  );
+
+/** No session became available within the accept-next timeout (the SDK's ServiceTimeout, "no session" for processors). */
+export const noSessionWithin = (timeoutMs: number) =>
+  new AmqpRefusal(
+    "com.microsoft:timeout",
+    `The operation did not complete within the allotted timeout of ${timeoutMs} ms: no unlocked session with messages became available. ${trackingSuffix()}`,
+    408,
+  );
+
 export const quotaExceeded = (why: string) => new AmqpRefusal("amqp:resource-limit-exceeded", why, 403);
 
 export const messageTooLarge = (size: number, max: number) =>

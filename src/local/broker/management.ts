@@ -1,6 +1,7 @@
 /**
  * `<entity>/$management` request/response operations used by @azure/service-bus 7.9.5 (docs §7.3): renew-lock,
- * peek, schedule/cancel, receive-by-sequence-number (deferred) and update-disposition. Lock tokens travel as AMQP
+ * peek, schedule/cancel, receive-by-sequence-number (deferred) and update-disposition, each also on a session entity
+ * (with the request's `session-id`), and the session operations (session-operations.ts). Lock tokens travel as AMQP
  * uuids in RFC byte order here (unlike delivery tags). Responses use camelCase `statusCode`, which peek's 204 check
  * requires literally.
  */
@@ -9,11 +10,13 @@ import type { Message } from "rhea";
 
 import type { EntityAddress } from "./addresses.ts";
 import type { Right } from "./auth-types.ts";
-import { AmqpRefusal, badRequest } from "./errors.ts";
+import { AmqpRefusal, badRequest, sessionfulReceiverRefused, sessionlessReceiverRefused } from "./errors.ts";
 import { bytesToUuid, uuidToBytes } from "./lock-token.ts";
 import type { MessageStore, Outcome, Properties } from "./message-store.ts";
 import type { Namespace } from "./namespace.ts";
 import { encodeRule } from "./rule-descriptions.ts";
+import { optionalSessionId, SESSION_OPERATIONS, sessionOperation } from "./session-operations.ts";
+import { SessionStore } from "./sessions.ts";
 import { encodeForClient, WireMessage } from "./wire-message.ts";
 
 const { types } = rhea;
@@ -39,11 +42,20 @@ const OK: ManagementReply = { statusCode: 200, statusDescription: "OK" };
 export function handleManagementRequest(request: Message, ctx: ManagementContext): ManagementReply {
   const operation = String(request.application_properties?.operation ?? "");
   const body = (request.body ?? {}) as Record<string, unknown>;
+  const linkName = request.application_properties?.["associated-link-name"] as string | undefined;
+  const sessionId = optionalSessionId(body);
   try {
+    if (SESSION_OPERATIONS.has(operation)) {
+      const store = receiveStore(ctx, "Listen");
+      if (!(store instanceof SessionStore)) throw sessionfulReceiverRefused();
+      return sessionOperation(operation, body, store, linkName);
+    }
     switch (operation) {
       case "com.microsoft:renew-lock": {
         const store = receiveStore(ctx, "Listen");
-        const expirations = lockTokens(body).map((t) => store.renewLock(t));
+        const expirations = lockTokens(body).map((t) =>
+          store instanceof SessionStore ? store.renewMessageLock(t, sessionId) : store.renewLock(t),
+        );
         return { ...OK, body: { expirations: types.wrap_array(expirations, 0x83, undefined) } };
       }
       case "com.microsoft:peek-message": {
@@ -51,7 +63,9 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
         const from = toNumber(body["from-sequence-number"] ?? 1);
         const count = toNumber(body["message-count"] ?? 1);
         const omitBody = body["omit-message-body"] === true;
-        const found = store.peek(from, Math.max(1, Math.min(count, 1000)));
+        const max = Math.max(1, Math.min(count, 1000));
+        const found =
+          store instanceof SessionStore ? store.peek(from, max, sessionId) : store.peek(from, max);
         if (found.length === 0) return { statusCode: 204, statusDescription: "No messages" };
         return {
           ...OK,
@@ -67,6 +81,7 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
             throw badRequest("each scheduled message must be an encoded AMQP message");
           return WireMessage.decode(bytes);
         });
+        ctx.namespace.checkSessionIds(ctx.entity.name, items);
         const seqs = items.map((message) => ctx.namespace.send(ctx.entity.name, message) ?? 0);
         return { ...OK, body: { "sequence-numbers": types.wrap_array(seqs, 0x81, undefined) } };
       }
@@ -79,10 +94,12 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
       case "com.microsoft:receive-by-sequence-number": {
         const store = receiveStore(ctx, "Listen");
         const receiveAndDelete = toNumber(body["receiver-settle-mode"] ?? 1) === 0;
-        const messages = store.receiveDeferred(
-          asArray(body["sequence-numbers"]).map(toNumber),
-          receiveAndDelete,
-        );
+        const seqs = asArray(body["sequence-numbers"]).map(toNumber);
+        let messages;
+        if (!(store instanceof SessionStore)) messages = store.receiveDeferred(seqs, receiveAndDelete);
+        // A session's deferred messages are locked under its session lock, so the request must name the session.
+        else if (sessionId === undefined) throw sessionlessReceiverRefused();
+        else messages = store.receiveDeferred(seqs, receiveAndDelete, sessionId, linkName);
         return {
           ...OK,
           body: {
@@ -96,7 +113,10 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
       case "com.microsoft:update-disposition": {
         const store = receiveStore(ctx, "Listen");
         const outcome = dispositionOutcome(body);
-        for (const token of lockTokens(body)) store.settle(token, outcome);
+        for (const token of lockTokens(body)) {
+          if (store instanceof SessionStore) store.settle(token, outcome, sessionId);
+          else store.settle(token, outcome);
+        }
         return OK;
       }
       case "com.microsoft:enumerate-rules": {
@@ -135,7 +155,7 @@ export function handleManagementRequest(request: Message, ctx: ManagementContext
   }
 }
 
-function receiveStore(ctx: ManagementContext, right: Right): MessageStore {
+function receiveStore(ctx: ManagementContext, right: Right): MessageStore | SessionStore {
   const { store, rbacPath } = ctx.namespace.receivable(ctx.entity, ctx.resource);
   ctx.authorize(right, rbacPath);
   return store;

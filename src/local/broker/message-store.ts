@@ -6,7 +6,7 @@
  * Invariant: a message is in exactly one state. "locked" messages stay locked until settled or until their lock
  * expires, whatever happens to the link or connection that received them — nothing is released early.
  */
-import { lockLost, messageNotFound, notAllowed, quotaExceeded } from "./errors.ts";
+import { type AmqpRefusal, lockLost, messageNotFound, notAllowed, quotaExceeded } from "./errors.ts";
 import { newLockToken } from "./lock-token.ts";
 import { SeqHeap } from "./seq-heap.ts";
 import type { WireMessage } from "./wire-message.ts";
@@ -26,7 +26,7 @@ export interface StoredMessage {
   /** Enqueued by schedule: Service Bus keeps reporting its state as scheduled once it is visible. */
   wasScheduled: boolean;
   scheduledAtMs: number | undefined;
-  lock: { readonly token: string; lockedUntilMs: number; timer: NodeJS.Timeout } | undefined;
+  lock: { readonly token: string; lockedUntilMs: number; timer: NodeJS.Timeout | undefined } | undefined;
   scheduleTimer: NodeJS.Timeout | undefined;
   /** In the availability heap (entries are removed lazily). */
   queued: boolean;
@@ -65,6 +65,12 @@ export interface StoreSettings {
   readonly defaultTtlMs: number;
   readonly deadLetterOnExpiration: boolean;
   readonly maxSizeBytes: number;
+  /**
+   * Set for one session's messages (see sessions.ts): their locks last as long as the session lock instead of a
+   * timer of their own (the session ends them with releaseLocks), report its locked-until, and a settlement by a lock
+   * that is gone is the session's lost lock.
+   */
+  readonly underSessionLock?: { lockedUntilMs(): number; lockLost(): AmqpRefusal };
 }
 
 export interface EnqueueOptions {
@@ -72,6 +78,8 @@ export interface EnqueueOptions {
   readonly scheduledAtMs?: number | undefined;
   /** Was scheduled on a topic, which fans it out to subscriptions when it is due. */
   readonly wasScheduled?: boolean;
+  /** Arrived by topic fan-out or forwarding rather than from a sender (a session entity dead-letters it without a session id). */
+  readonly routed?: boolean;
 }
 
 export interface StoreStats {
@@ -86,6 +94,9 @@ export class MessageStore {
   readonly settings: StoreSettings;
   /** Where dead-lettered messages go (the entity's $DeadLetterQueue or its ForwardDeadLetteredMessagesTo). */
   deadLetterSink: ((message: WireMessage, deliveryCount: number) => void) | undefined;
+  /** Told whenever a message becomes available (a session entity then looks for a waiting session receiver). */
+  onAvailable: (() => void) | undefined;
+  readonly #sequence: () => number;
   #nextSeq = 1;
   #bytes = 0;
   /** Every message by sequence number; Map order = sequence order, which peek relies on. */
@@ -97,9 +108,11 @@ export class MessageStore {
   #pumping = false;
   #closed = false;
 
-  constructor(path: string, settings: StoreSettings) {
+  /** `sequence` hands out sequence numbers when several stores share one entity's (the sessions of an entity). */
+  constructor(path: string, settings: StoreSettings, sequence?: () => number) {
     this.path = path;
     this.settings = settings;
+    this.#sequence = sequence ?? (() => this.#nextSeq++);
   }
 
   enqueue(message: WireMessage, options: EnqueueOptions = {}): number {
@@ -116,7 +129,7 @@ export class MessageStore {
         : this.settings.defaultTtlMs;
     const scheduled = options.scheduledAtMs !== undefined && options.scheduledAtMs > now;
     const m: StoredMessage = {
-      seq: this.#nextSeq++,
+      seq: this.#sequence(),
       message,
       size: message.size,
       enqueuedAtMs: now,
@@ -185,7 +198,7 @@ export class MessageStore {
 
   settle(lockToken: string, outcome: Outcome): void {
     const m = this.#locks.get(lockToken);
-    if (m === undefined || m.lock === undefined) throw lockLost();
+    if (m === undefined || m.lock === undefined) throw this.#lockLost();
     if (outcome.kind === "deadLetter" && this.settings.deadLetterQueue) {
       // The refusal settles the client's delivery, so the lock is of no more use: the message is available again
       // at once (uncounted, as in any dead-letter queue) rather than after the lock expires.
@@ -224,10 +237,41 @@ export class MessageStore {
   /** Extends a lock by the entity's LockDuration from now; returns the new locked-until time. */
   renewLock(lockToken: string): number {
     const m = this.#locks.get(lockToken);
-    if (m === undefined || m.lock === undefined) throw lockLost();
+    if (m === undefined || m.lock === undefined) throw this.#lockLost();
     clearTimeout(m.lock.timer);
     this.#lock(m, m.lock.token);
     return m.lock.lockedUntilMs;
+  }
+
+  /** Ends every lock held (a session lock ended): each counts as a failed delivery, as a lock that expired does. */
+  releaseLocks(): void {
+    for (const m of [...this.#locks.values()]) {
+      this.#unlock(m);
+      this.#deliveryFailed(m);
+    }
+  }
+
+  holdsLock(lockToken: string): boolean {
+    return this.#locks.has(lockToken);
+  }
+
+  has(seq: number): boolean {
+    return this.#messages.has(seq);
+  }
+
+  get size(): number {
+    return this.#messages.size;
+  }
+
+  /** The sequence number of the next message a consumer would get, if any. */
+  firstAvailableSeq(): number | undefined {
+    for (;;) {
+      const m = this.#available.peek();
+      if (m === undefined) return undefined;
+      if (m.state === "active" && this.#messages.get(m.seq) === m) return m.seq;
+      this.#available.pop();
+      m.queued = false;
+    }
   }
 
   /** Messages from a sequence number on, in order, whatever their state (peek does not lock). */
@@ -323,6 +367,7 @@ export class MessageStore {
       this.#available.push(m);
     }
     this.pump();
+    this.onAvailable?.();
   }
 
   #activateScheduled(m: StoredMessage): void {
@@ -336,11 +381,19 @@ export class MessageStore {
   }
 
   #lock(m: StoredMessage, token = newLockToken()): void {
-    const lockedUntilMs = Date.now() + this.settings.lockDurationMs;
-    const timer = setTimeout(() => this.#lockExpired(m, token), this.settings.lockDurationMs);
-    timer.unref();
-    m.lock = { token, lockedUntilMs, timer };
+    const session = this.settings.underSessionLock;
+    if (session !== undefined) {
+      m.lock = { token, lockedUntilMs: session.lockedUntilMs(), timer: undefined };
+    } else {
+      const timer = setTimeout(() => this.#lockExpired(m, token), this.settings.lockDurationMs);
+      timer.unref();
+      m.lock = { token, lockedUntilMs: Date.now() + this.settings.lockDurationMs, timer };
+    }
     this.#locks.set(token, m);
+  }
+
+  #lockLost(): AmqpRefusal {
+    return this.settings.underSessionLock?.lockLost() ?? lockLost();
   }
 
   #unlock(m: StoredMessage): void {

@@ -14,9 +14,10 @@ import type {
   TopicSpec,
   Topology,
 } from "./config.ts";
-import { entityNotFound, messageNotFound, notAllowed } from "./errors.ts";
+import { entityNotFound, messageNotFound, notAllowed, sessionIdMissing } from "./errors.ts";
 import { matches } from "./filters.ts";
 import { MessageStore } from "./message-store.ts";
+import { sessionIdOf, SessionStore } from "./sessions.ts";
 import type { WireMessage } from "./wire-message.ts";
 
 export type EntityKind = "queue" | "topic" | "subscription";
@@ -48,7 +49,8 @@ export interface NamespaceOptions {
 interface Receivable {
   readonly kind: "queue" | "subscription";
   readonly path: string;
-  readonly store: MessageStore;
+  /** A SessionStore when the entity requires sessions; its dead-letter queue never does. */
+  readonly store: MessageStore | SessionStore;
   readonly deadLetters: MessageStore;
 }
 
@@ -100,7 +102,9 @@ export class Namespace {
     this.name = topology.namespace;
     const maxSizeBytes = options.maxEntitySizeBytes ?? 100 * 1024 * 1024;
     const receivable = (kind: Receivable["kind"], path: string, s: DeliverySettings): Receivable => {
-      const store = new MessageStore(path, { ...s, maxSizeBytes });
+      const store = s.requiresSession
+        ? new SessionStore(path, { ...s, maxSizeBytes })
+        : new MessageStore(path, { ...s, maxSizeBytes });
       const deadLetters = new MessageStore(`${path}/$DeadLetterQueue`, {
         lockDurationMs: s.lockDurationMs,
         maxDeliveryCount: Infinity,
@@ -162,7 +166,7 @@ export class Namespace {
   receivable(
     address: EntityAddress,
     resource: string,
-  ): { store: MessageStore; rbacPath: string; kind: EntityKind } {
+  ): { store: MessageStore | SessionStore; rbacPath: string; kind: EntityKind } {
     const rx = this.#findReceivable(address, resource);
     return { store: address.deadLetter ? rx.deadLetters : rx.store, rbacPath: rx.path, kind: rx.kind };
   }
@@ -211,7 +215,7 @@ export class Namespace {
       if (q.spec.forwardTo !== undefined && hops < MAX_FORWARD_HOPS && scheduledAt === undefined) {
         return this.send(q.spec.forwardTo, message, hops + 1);
       }
-      return q.rx.store.enqueue(message, { scheduledAtMs: scheduledAt });
+      return q.rx.store.enqueue(message, { scheduledAtMs: scheduledAt, routed: hops > 0 });
     }
     const t = this.#topics.get(entity.toLowerCase());
     if (!t) throw entityNotFound(entity);
@@ -228,6 +232,16 @@ export class Namespace {
     }
     this.#fanOut(t.subs, message, hops);
     return t.nextSeq++;
+  }
+
+  /**
+   * Refuses, before any is accepted, a batch with a message that lacks the session id its queue requires (Azure takes
+   * a batch whole or not at all). Topics take them: their session subscriptions dead-letter such messages.
+   */
+  checkSessionIds(entity: string, messages: readonly WireMessage[]): void {
+    const q = this.#queues.get(entity.toLowerCase());
+    if (q?.rx.store instanceof SessionStore && messages.some((m) => sessionIdOf(m) === undefined))
+      throw sessionIdMissing();
   }
 
   /** Cancels scheduled messages on a queue or topic by sequence number. */
@@ -306,7 +320,7 @@ export class Namespace {
       // Messages are immutable (changes make new ones), so every subscription can share the one sent.
       if (spec.forwardTo !== undefined && hops < MAX_FORWARD_HOPS)
         this.send(spec.forwardTo, message, hops + 1);
-      else rx.store.enqueue(message, { wasScheduled });
+      else rx.store.enqueue(message, { wasScheduled, routed: true });
     }
   }
 }

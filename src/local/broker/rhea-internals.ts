@@ -165,3 +165,15 @@ export function settle(delivery: Delivery, state?: unknown): void {
   delivery.update(true, state as never);
   (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
 }
+
+/**
+ * Leaves a client's attach unanswered. rhea answers every attach it receives (it opens the link before telling us),
+ * so this takes that back; `link.open()` answers it later (accepting the next session waits this way).
+ */
+export function holdAttach(link: Sender | Receiver): void {
+  const state = (link as unknown as { state: { local_open: boolean; open_requests: number } }).state;
+  if (state.open_requests > 0) {
+    state.local_open = false;
+    state.open_requests--;
+  }
+}

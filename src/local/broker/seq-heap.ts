@@ -18,6 +18,10 @@ export class SeqHeap<T extends { readonly seq: number }> {
     }
   }
 
+  peek(): T | undefined {
+    return this.#items[0];
+  }
+
   pop(): T | undefined {
     const a = this.#items;
     const top = a[0];

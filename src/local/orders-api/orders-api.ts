@@ -8,10 +8,9 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { callerOf, createEntraTokenValidator, entraAuth, type TokenVerifier } from "@keyless/entra-auth";
 
-import { traceHttpServer } from "../../telemetry/http-server-spans.ts";
-import { callerOf, entraAuth, type TokenVerifier } from "./entra-auth-plugin.ts";
-import { createEntraTokenValidator } from "./entra-token-validator.ts";
+import { traceHttpServer } from "./trace-requests.ts";
 import { type Brownout, brownoutAnswer, faultOutcome, parseFault } from "./faults.ts";
 import { createIdempotencyStore, type StoredAnswer } from "./idempotency.ts";
 

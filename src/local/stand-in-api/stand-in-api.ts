@@ -5,9 +5,8 @@
  * the API's app roles), records every call (never the token), and answers 200 with what it saw.
  */
 import Fastify, { type FastifyInstance } from "fastify";
+import { callerOf, createEntraTokenValidator, entraAuth } from "@keyless/entra-auth";
 
-import { callerOf, entraAuth } from "../orders-api/entra-auth-plugin.ts";
-import { createEntraTokenValidator } from "../orders-api/entra-token-validator.ts";
 import { firstHeader } from "../orders-api/orders-api.ts";
 
 /** One call as the stand-in saw it: claims only, never the token. */

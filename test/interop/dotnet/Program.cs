@@ -80,14 +80,14 @@ static void Expect(bool condition, string what)
     if (!condition) throw new InvalidOperationException($"expected {what}");
 }
 
-var routes = new (string Name, Func<ServiceBusClient> Client, string Queue)[]
+var routes = new (string Name, Func<ServiceBusClient> Client, string Queue, string SessionQueue)[]
 {
-    ("connection-string", ConnectionString, Need("INTEROP_QUEUE_CS")),
-    ("managed-identity-tls", () => ManagedIdentity(Need("KEYLESS_ADMIN_CLIENT_ID")), Need("INTEROP_QUEUE_MI")),
+    ("connection-string", ConnectionString, Need("INTEROP_QUEUE_CS"), Need("INTEROP_SESSION_QUEUE_CS")),
+    ("managed-identity-tls", () => ManagedIdentity(Need("KEYLESS_ADMIN_CLIENT_ID")), Need("INTEROP_QUEUE_MI"), Need("INTEROP_SESSION_QUEUE_MI")),
 };
 var wait = TimeSpan.FromSeconds(5);
 
-foreach (var (route, makeClient, queue) in routes)
+foreach (var (route, makeClient, queue, sessionQueue) in routes)
 {
     await using var client = makeClient();
     var sender = client.CreateSender(queue);
@@ -272,6 +272,51 @@ foreach (var (route, makeClient, queue) in routes)
             return e.GetType().Name;
         }
         throw new InvalidOperationException("a session receiver was accepted on a queue without sessions");
+    });
+
+    await Check(route, "session-accept-next-state-complete", async () =>
+    {
+        var sessionSender = client.CreateSender(sessionQueue);
+        try
+        {
+            await sessionSender.SendMessageAsync(new ServiceBusMessage("no session"));
+            throw new InvalidOperationException("a message without a session id was accepted by a session queue");
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("The SessionId was not set on a message"))
+        {
+        }
+        await sessionSender.SendMessagesAsync(new[]
+        {
+            new ServiceBusMessage("first") { SessionId = "order-1" },
+            new ServiceBusMessage("second") { SessionId = "order-1" },
+        });
+        await using var session = await client.AcceptNextSessionAsync(sessionQueue);
+        Expect(session.SessionId == "order-1", $"session order-1, got {session.SessionId}");
+        Expect(session.SessionLockedUntil > DateTimeOffset.UtcNow.AddSeconds(3), $"locked for LockDuration, until {session.SessionLockedUntil:O}");
+        Expect(await session.GetSessionStateAsync() is null, "no state at first");
+        await session.SetSessionStateAsync(BinaryData.FromString("step-1"));
+        Expect((await session.GetSessionStateAsync())?.ToString() == "step-1", "the state set");
+        var got = new List<ServiceBusReceivedMessage>();
+        while (got.Count < 2)
+        {
+            var batch = await session.ReceiveMessagesAsync(2 - got.Count, wait);
+            if (batch.Count == 0) break;
+            got.AddRange(batch);
+        }
+        Expect(got.Select(m => m.Body.ToString()).SequenceEqual(new[] { "first", "second" }), "both, in order");
+        Expect(got.All(m => m.SessionId == "order-1"), "the session id on each message");
+        foreach (var m in got) await session.CompleteMessageAsync(m);
+        await session.RenewSessionLockAsync();
+        try
+        {
+            await using var second = await client.AcceptSessionAsync(sessionQueue, "order-1");
+            throw new InvalidOperationException("a second receiver locked a locked session");
+        }
+        catch (ServiceBusException e) when (e.Reason == ServiceBusFailureReason.SessionCannotBeLocked)
+        {
+        }
+        await session.SetSessionStateAsync(null);
+        return $"order-1 locked until {session.SessionLockedUntil:O}, state kept, 2 completed in order, a second accept refused";
     });
 }
 

@@ -36,10 +36,17 @@ describe("Config.json loading", () => {
     const topology = validateEmulatorConfig(await loadEmulatorConfig(SAMPLE_CONFIG_PATH));
     assert.equal(topology.namespace, "sbemulatorns");
     assert.deepEqual(
-      topology.queues.map((q) => [q.name, q.maxDeliveryCount, q.lockDurationMs, q.deadLetterOnExpiration]),
+      topology.queues.map((q) => [
+        q.name,
+        q.maxDeliveryCount,
+        q.lockDurationMs,
+        q.deadLetterOnExpiration,
+        q.requiresSession,
+      ]),
       [
-        ["orders", 5, 30_000, true],
-        ["orders-bench", 10, 60_000, false],
+        ["orders", 5, 30_000, true, false],
+        ["orders-by-order", 5, 30_000, true, true],
+        ["orders-bench", 10, 60_000, false, false],
       ],
     );
     const refunds = topology.topics[0]?.subscriptions.find((s) => s.name === "refunds");
@@ -50,7 +57,7 @@ describe("Config.json loading", () => {
     });
   });
 
-  it("refuses sessions, SQL filters, rule actions, unknown fields and bad durations, naming each JSON path", () => {
+  it("refuses SQL filters, rule actions, unknown fields and bad durations, naming each JSON path", () => {
     const problems = problemsOf(
       emulatorConfig(
         [
@@ -81,10 +88,7 @@ describe("Config.json loading", () => {
       ),
     );
     const text = problems.join("\n");
-    assert.match(
-      text,
-      /Queues\.0\.Properties\.RequiresSession: RequiresSession is not supported by the keyless broker yet/,
-    );
+    assert.doesNotMatch(text, /RequiresSession/, "sessions are supported");
     assert.match(text, /Queues\.1\.Properties\.LockDuration: PT1S is outside the emulator's range/);
     assert.match(text, /Queues\.2\.Properties\.LockDuration: "soon" is not an ISO-8601 duration/);
     assert.match(text, /Rules\.0\.Properties\.SqlFilter: SQL filters are not supported/);

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
-import { ServiceBusClient } from "@azure/service-bus";
+import { ServiceBusClient, type ServiceBusClientOptions } from "@azure/service-bus";
 import { SignJWT, exportJWK, generateKeyPair, jwtVerify } from "jose";
 
 import {
@@ -108,6 +108,7 @@ export async function removeTestCa(): Promise<void> {
 }
 
 export interface QueueOptions {
+  RequiresSession?: boolean;
   LockDuration?: string;
   MaxDeliveryCount?: number;
   DefaultMessageTimeToLive?: string;
@@ -152,10 +153,14 @@ export function tokenClient(broker: Broker, credential: TokenCredential): Servic
 }
 
 /** The emulator route: plain TCP + the official emulator's connection string. */
-export function connectionStringClient(broker: Broker, key = "SAS_KEY_VALUE"): ServiceBusClient {
+export function connectionStringClient(
+  broker: Broker,
+  key = "SAS_KEY_VALUE",
+  options: ServiceBusClientOptions = FAST,
+): ServiceBusClient {
   return new ServiceBusClient(
     `Endpoint=sb://localhost:${broker.plainPort};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=${key};UseDevelopmentEmulator=true;`,
-    FAST,
+    options,
   );
 }
 

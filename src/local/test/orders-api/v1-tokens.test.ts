@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
+import { createEntraTokenValidator } from "@keyless/entra-auth";
+
 import { type IdentityPlatform, startIdentityPlatform } from "../../identity/index.ts";
-import { createEntraTokenValidator } from "../../orders-api/index.ts";
 import { tenantFromObject } from "../../tenant/index.ts";
 
 const TENANT = "d44b06c2-49c9-4449-ac43-10feff5ae020";

@@ -5,9 +5,9 @@ import { after, before, describe, it } from "node:test";
 
 import { SignJWT, type JWTPayload } from "jose";
 
-import { type IdentityPlatform, startIdentityPlatform } from "../../identity/index.ts";
-import { createEntraTokenValidator, TokenValidationError } from "../../orders-api/index.ts";
-import { loadTenantFile } from "../../tenant/index.ts";
+import { type IdentityPlatform, startIdentityPlatform } from "../../local/identity/index.ts";
+import { createEntraTokenValidator, TokenValidationError } from "../index.ts";
+import { loadTenantFile } from "../../local/tenant/index.ts";
 
 const APP_ID = "568c0ca2-0405-43bd-8d4c-bfdfd3f66f42";
 

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 
-import type { VerifiedToken } from "./entra-token-validator.ts";
-import { TokenValidationError } from "./entra-token-validator.ts";
+import type { VerifiedToken } from "./token-validator.ts";
+import { TokenValidationError } from "./token-validator.ts";
 
 /** What `authenticate` needs: `createEntraTokenValidator(…)` or anything shaped like it (a fake in unit tests). */
 export interface TokenVerifier {

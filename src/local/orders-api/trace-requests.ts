@@ -9,7 +9,8 @@ import {
 } from "@opentelemetry/api";
 import type { FastifyInstance } from "fastify";
 
-import { ATTR, TRACER_NAME } from "./attributes.ts";
+// OpenTelemetry semantic-convention names, spelled here so the local platform needs nothing of the worker's telemetry.
+const TRACER_NAME = "keyless-local";
 
 const spans = new WeakMap<object, Span>();
 
@@ -32,7 +33,7 @@ export function traceHttpServer(app: FastifyInstance, serviceName: string): void
       {
         kind: SpanKind.SERVER,
         attributes: {
-          [ATTR.HTTP_METHOD]: request.method,
+          "http.request.method": request.method,
           "http.route": route,
           "url.path": request.url.split("?")[0],
           "service.component": serviceName,
@@ -46,7 +47,7 @@ export function traceHttpServer(app: FastifyInstance, serviceName: string): void
   app.addHook("onResponse", (request, reply, done) => {
     const span = spans.get(request);
     if (span) {
-      span.setAttribute(ATTR.HTTP_STATUS, reply.statusCode);
+      span.setAttribute("http.response.status_code", reply.statusCode);
       if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
       spans.delete(request);

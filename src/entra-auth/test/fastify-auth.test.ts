@@ -3,13 +3,7 @@ import { after, before, describe, it } from "node:test";
 
 import Fastify, { type FastifyInstance } from "fastify";
 
-import {
-  buildOrdersApi,
-  callerOf,
-  entraAuth,
-  TokenValidationError,
-  type VerifiedToken,
-} from "../../orders-api/index.ts";
+import { callerOf, entraAuth, TokenValidationError, type VerifiedToken } from "../index.ts";
 
 const OID = "c1fcf6b2-7fc3-4a43-92cd-5ea3cadbce61";
 const APP = "568c0ca2-0405-43bd-8d4c-bfdfd3f66f42";
@@ -134,34 +128,5 @@ describe("the Entra auth pre-handlers", () => {
     const response = await get("Bearer boom");
     assert.equal(response.statusCode, 500);
     assert.doesNotMatch(response.body, /Bearer boom/);
-  });
-});
-
-describe("the orders API built without listening", () => {
-  it("serves inject() requests and reports applied effects on app.orders", async () => {
-    const app = buildOrdersApi({ validator: fakeValidator });
-    try {
-      const fulfil = () =>
-        app.inject({
-          method: "POST",
-          url: "/orders/o-inject/fulfilment",
-          headers: { authorization: "Bearer good:Orders.Fulfil", "idempotency-key": "k" },
-          payload: {},
-        });
-      assert.equal((await fulfil()).statusCode, 201);
-      const replay = await fulfil();
-      assert.equal(replay.statusCode, 201);
-      assert.equal(replay.headers["idempotent-replayed"], "true");
-      assert.deepEqual(app.orders.effects("o-inject"), { fulfilments: 1, refunds: 0 });
-      assert.deepEqual(
-        app.orders.journal().map((e) => [e.status, e.replayed, e.caller?.oid]),
-        [
-          [201, false, OID],
-          [201, true, OID],
-        ],
-      );
-    } finally {
-      await app.close();
-    }
   });
 });
