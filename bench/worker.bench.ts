@@ -101,18 +101,24 @@ async function parent(): Promise<void> {
     new Promise<Result>((resolve, reject) => {
       void (async () => {
         if (how.preload) await send(count);
-        const child = spawn(process.execPath, [new URL(import.meta.url).pathname, "child", name], {
-          env: {
-            ...process.env,
-            ...stack.env(),
-            WORKER_CONCURRENCY: concurrency,
-            WORKER_HEALTH_PORT: "off",
-            LOG_LEVEL: "warn",
-            BENCH_COUNT: String(count),
-            ...how.extraEnv,
+        // BENCH_CHILD_ARGS: Node options for the consumers only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+        const nodeArgs = process.env.BENCH_CHILD_ARGS?.split(" ").filter(Boolean) ?? [];
+        const child = spawn(
+          process.execPath,
+          [...nodeArgs, new URL(import.meta.url).pathname, "child", name],
+          {
+            env: {
+              ...process.env,
+              ...stack.env(),
+              WORKER_CONCURRENCY: concurrency,
+              WORKER_HEALTH_PORT: "off",
+              LOG_LEVEL: "warn",
+              BENCH_COUNT: String(count),
+              ...how.extraEnv,
+            },
+            stdio: ["ignore", "pipe", "inherit"],
           },
-          stdio: ["ignore", "pipe", "inherit"],
-        });
+        );
         let out = "";
         let readyLine = Promise.withResolvers<void>();
         child.stdout.on("data", (d: Buffer) => {
@@ -156,9 +162,11 @@ async function parent(): Promise<void> {
         () => run("raw-api", rate * rateSeconds, { preload: false, rate }),
       ],
     ];
-    // Alternate the order each round so neither side always runs first (warm caches, the other helper's load).
+    // Alternate the order each round so neither side always runs first (warm caches, another process's load).
     if (round % 2 === 0) order.reverse();
-    for (const [row, go] of order) add(row, await go());
+    // BENCH_ONLY: a comma-separated list of row-name parts, to run some rows only (profiling, quick looks).
+    const only = process.env.BENCH_ONLY?.split(",");
+    for (const [row, go] of order) if (!only || only.some((o) => row.includes(o))) add(row, await go());
     process.stderr.write(`round ${round}/${rounds} done\n`);
   }
 
@@ -194,13 +202,15 @@ async function parent(): Promise<void> {
     `  start → ready:                    ${fmt(readyMs.map(Math.round))} ms from process start (goal < 1.5 s)`,
   );
 
-  const rss = await run("keyless-noop", backlog, { preload: true, extraEnv: { BENCH_RSS: "1" } });
-  const samples = rss.rssSamples as number[];
-  const warm = samples.slice(Math.min(3, Math.floor(samples.length / 3)));
-  const slope = warm.length > 1 ? linearSlope(warm) : 0;
-  console.log(
-    `\nRSS draining ${backlog} (no-op, keyless, ${rss.rate} msg/s), MB each second: ${samples.join(" ")}\n  after warm-up: ${Math.min(...warm)}–${Math.max(...warm)} MB, trend ${slope >= 0 ? "+" : ""}${slope.toFixed(2)} MB/s (goal: flat and < 150 MB)`,
-  );
+  if (backlog > 0) {
+    const rss = await run("keyless-noop", backlog, { preload: true, extraEnv: { BENCH_RSS: "1" } });
+    const samples = rss.rssSamples as number[];
+    const warm = samples.slice(Math.min(3, Math.floor(samples.length / 3)));
+    const slope = warm.length > 1 ? linearSlope(warm) : 0;
+    console.log(
+      `\nRSS draining ${backlog} (no-op, keyless, ${rss.rate} msg/s), MB each second: ${samples.join(" ")}\n  after warm-up: ${Math.min(...warm)}–${Math.max(...warm)} MB, trend ${slope >= 0 ? "+" : ""}${slope.toFixed(2)} MB/s (goal: flat and < 150 MB)`,
+    );
+  }
   await producer.close();
   otlp.close();
   await stack.close();
