@@ -96,13 +96,16 @@ async function parent(): Promise<void> {
   const run = (
     name: Scenario,
     count: number,
-    how: { preload: boolean; rate?: number; extraEnv?: Record<string, string> },
+    how: { preload: boolean; rate?: number; extraEnv?: Record<string, string>; nodeArgs?: string[] },
   ) =>
     new Promise<Result>((resolve, reject) => {
       void (async () => {
         if (how.preload) await send(count);
         // BENCH_CHILD_ARGS: Node options for the consumers only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-        const nodeArgs = process.env.BENCH_CHILD_ARGS?.split(" ").filter(Boolean) ?? [];
+        const nodeArgs = [
+          ...(process.env.BENCH_CHILD_ARGS?.split(" ").filter(Boolean) ?? []),
+          ...(how.nodeArgs ?? []),
+        ];
         const child = spawn(
           process.execPath,
           [...nodeArgs, new URL(import.meta.url).pathname, "child", name],
@@ -173,9 +176,11 @@ async function parent(): Promise<void> {
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const fmt = (xs: number[]) => `${med(xs)} (${Math.min(...xs)}–${Math.max(...xs)})`;
   const col = (row: string, key: string) => (table[row] ?? []).map((r) => r[key] as number);
-  console.log("\nthroughput, msg/s: median (min–max)");
+  console.log("\nthroughput, msg/s: median (min–max); consumer CPU per message, µs: median (min–max)");
   for (const row of Object.keys(table).filter((r) => !r.startsWith("latency")))
-    console.log(`  ${row.padEnd(38)} ${fmt(col(row, "rate"))}`);
+    console.log(
+      `  ${row.padEnd(38)} ${fmt(col(row, "rate")).padEnd(22)} ${fmt(col(row, "cpuUsPerMessage"))} µs`,
+    );
   console.log(`\nlatency enqueue→complete minus the API's ${API_MS} ms, ms: p50 / p99 medians (min–max)`);
   for (const row of Object.keys(table).filter((r) => r.startsWith("latency")))
     console.log(
@@ -203,12 +208,17 @@ async function parent(): Promise<void> {
   );
 
   if (backlog > 0) {
-    const rss = await run("keyless-noop", backlog, { preload: true, extraEnv: { BENCH_RSS: "1" } });
+    const rss = await run("keyless-noop", backlog, {
+      preload: true,
+      extraEnv: { BENCH_RSS: "1" },
+      nodeArgs: ["--expose-gc"],
+    });
     const samples = rss.rssSamples as number[];
     const warm = samples.slice(Math.min(3, Math.floor(samples.length / 3)));
     const slope = warm.length > 1 ? linearSlope(warm) : 0;
     console.log(
-      `\nRSS draining ${backlog} (no-op, keyless, ${rss.rate} msg/s), MB each second: ${samples.join(" ")}\n  after warm-up: ${Math.min(...warm)}–${Math.max(...warm)} MB, trend ${slope >= 0 ? "+" : ""}${slope.toFixed(2)} MB/s (goal: flat and < 150 MB)`,
+      `\nRSS draining ${backlog} (no-op, keyless, ${rss.rate} msg/s), MB each second: ${samples.join(" ")}\n  after warm-up: ${Math.min(...warm)}–${Math.max(...warm)} MB, trend ${slope >= 0 ? "+" : ""}${slope.toFixed(2)} MB/s (goal: flat and < 150 MB)` +
+        `\n  JS heap used each second, MB: ${(rss.heapSamples as number[]).join(" ")}; after the drain and a full GC: ${rss.heapAfterMb} MB; external (buffers), MB: ${(rss.externalSamples as number[]).join(" ")}`,
     );
   }
   await producer.close();
@@ -236,7 +246,17 @@ async function child(name: Scenario): Promise<void> {
   let first = 0;
   const rssSamples: number[] = [];
   const mb = () => Math.round(process.memoryUsage().rss / 1024 / 1024);
-  const sampler = process.env.BENCH_RSS === "1" ? setInterval(() => rssSamples.push(mb()), 1000) : undefined;
+  const heapSamples: number[] = [];
+  const externalSamples: number[] = [];
+  const sampler =
+    process.env.BENCH_RSS === "1"
+      ? setInterval(() => {
+          rssSamples.push(mb());
+          const m = process.memoryUsage();
+          heapSamples.push(Math.round(m.heapUsed / 1024 / 1024));
+          externalSamples.push(Math.round(m.external / 1024 / 1024));
+        }, 1000)
+      : undefined;
   const done = Promise.withResolvers<void>();
   const record = (sentAt: unknown) => {
     first ||= Date.now();
@@ -299,8 +319,20 @@ async function child(name: Scenario): Promise<void> {
     };
   }
   process.stdout.write("READY\n");
+  let cpuAtFirst: NodeJS.CpuUsage | undefined;
+  const firstSeen = setInterval(() => {
+    if (first && !cpuAtFirst) cpuAtFirst = process.cpuUsage();
+  }, 1);
   await done.promise;
   const durationMs = Date.now() - first;
+  clearInterval(firstSeen);
+  // CPU time per message while draining (user + system, this process only): what a message costs the consumer,
+  // and less disturbed than the rate by other processes on the machine.
+  const cpu = process.cpuUsage(cpuAtFirst);
+  const cpuUsPerMessage = Math.round((cpu.user + cpu.system) / count);
+  // What the drain left behind: the heap after a full collection (node --expose-gc), against its size at ready.
+  (globalThis as { gc?: () => void }).gc?.();
+  const heapAfterMb = Math.round(process.memoryUsage().heapUsed / 1024 / 1024);
   await stop();
   await telemetry.shutdown();
   clearInterval(sampler);
@@ -309,10 +341,14 @@ async function child(name: Scenario): Promise<void> {
   console.log(
     JSON.stringify({
       rate: Math.round((count / Math.max(1, durationMs)) * 1000),
+      cpuUsPerMessage,
       p50: at(0.5),
       p99: at(0.99),
       readyMs: Math.round(readyMs),
       rssSamples,
+      heapSamples,
+      heapAfterMb,
+      externalSamples,
     }),
   );
 }

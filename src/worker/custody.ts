@@ -127,6 +127,15 @@ export class Custody {
     return own.share + Math.floor(lent / Math.max(1, busy));
   }
 
+  /** The most `entity` could be granted were nothing of its own held or reserved. */
+  #ceiling(entity: string): number {
+    const own = this.#usage(entity);
+    return Math.max(
+      1,
+      Math.min(own.idle ? 1 : this.limitOf(entity), this.budget - this.#used + own.held + own.reserved),
+    );
+  }
+
   /** Credit `entity` could be granted now: 0 means wait. */
   #grantable(entity: string): number {
     const own = this.#usage(entity);
@@ -138,9 +147,16 @@ export class Custody {
    * Waits until `entity` may be granted credit and reserves it. Rejects with the signal's reason when it aborts.
    * The caller passes `credit` to one receive call and then calls `admit` with what it brought (0 on failure).
    */
-  async reserve(entity: string, signal: AbortSignal): Promise<Reservation> {
+  async reserve(
+    entity: string,
+    signal: AbortSignal,
+    options: { atLeast?: () => number } = {},
+  ): Promise<Reservation> {
+    // `atLeast` (asked again after every change): a standing window tops up in batches, not one credit at a time.
+    const enough = (credit: number) =>
+      credit > 0 && credit >= Math.min(options.atLeast?.() ?? 1, this.#ceiling(entity));
     let credit = this.#grantable(entity);
-    while (credit === 0) {
+    while (!enough(credit)) {
       await this.#waitForChange(signal);
       credit = this.#grantable(entity);
     }
@@ -155,10 +171,11 @@ export class Custody {
       remaining -= 1;
       taken += 1;
       usage.reserved -= 1;
-      const wasIdle = usage.idle;
       usage.idle = false;
       const record = this.#hold(entity, usage, onRelease);
-      if (wasIdle) this.#wake(); // entitled to its whole share again: the others' limits changed
+      // Wakes the waiters: an entity that was idle is entitled to its whole share again (the others' limits changed),
+      // and a window waiting to top up in a batch may have just used its last credit.
+      this.#wake();
       return record;
     };
     const close = (options: { sawEmpty?: boolean } = {}) => {

@@ -95,12 +95,12 @@ export class Dispatcher {
     const info = messageInfo(message, route.subject, entity.path);
     // Every message-derived log field is redacted: a producer may put anything in a subject or id, a token included.
     // Made only if a line is written (src/telemetry/lazy-logger.ts): most messages write none.
-    const log = lazyChild(this.#o.log, {
+    const log = lazyChild(this.#o.log, () => ({
       entity: entity.path,
       messageId: excerpt(info.messageId, 200),
       ...(info.subject !== undefined ? { subject: excerpt(info.subject, 200) } : {}),
       deliveryCount: info.deliveryCount,
-    });
+    }));
     const lock = keepLockRenewed(receiver, message, { maxRenewalMs: this.#o.config.maxLockRenewalMs, log });
     const delivery: Delivery = {
       record,

@@ -220,7 +220,11 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
         // One macrotask: messages settled in the same tick come back as one grant, one flow frame.
         await new Promise((resolve) => setImmediate(resolve));
         if (draining) await draining;
-        reservation = await o.custody.reserve(path, o.stop);
+        // Top up in batches of half the window while credit still stands at the broker (one flow frame per batch, not
+        // per message); at once, with whatever there is, when none stands (the link would idle).
+        reservation = await o.custody.reserve(path, o.stop, {
+          atLeast: () => (outstanding() > 0 ? Math.ceil(o.custody.limitOf(path) / 2) : 1),
+        });
       } catch {
         break; // stopping
       }

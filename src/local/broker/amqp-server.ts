@@ -148,19 +148,8 @@ export class AmqpServer {
       // (about 40 ms per request/response round trip on Linux).
       tcp_no_delay: true,
     } as never);
-    const raw = connection as unknown as { input(buff: Buffer): void; output(): void; frame_size?: number };
-    // rhea writes each pending frame with its own socket.write; with TCP_NODELAY each would be its own segment. Corked
-    // around one output pass, the frames of a tick (a batch of transfers, a flow with its dispositions) leave in one
-    // write.
-    const output = raw.output.bind(connection);
-    raw.output = () => {
-      socket.cork();
-      try {
-        output();
-      } finally {
-        socket.uncork();
-      }
-    };
+    // One write per tick rather than per frame: rhea's transport corks the socket (patches/rhea+3.0.5.patch).
+    const raw = connection as unknown as { input(buff: Buffer): void; frame_size?: number };
     const input = raw.input.bind(connection);
     raw.input = (buff: Buffer) => {
       input(buff);
