@@ -8,6 +8,7 @@ import { SpanKind, withSpan } from "../telemetry/span.ts";
 import { parseRetryAfter } from "./backoff.ts";
 import type { ApiConfig } from "./config.ts";
 import { ApiRejectedError, PermanentError, TransientError } from "./errors.ts";
+import { linkedAbort } from "../shared/linked-abort.ts";
 import { excerpt } from "../shared/redact.ts";
 
 /** What the API client needs from the identity layer: a token for one API carrying the handler's roles. */
@@ -66,7 +67,13 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     return url;
   };
 
-  const send = async (method: string, url: URL, token: string, o: ApiRequestOptions) => {
+  /** One request and its body, within `timeoutMs` (the timer and listener go when it ends). */
+  const send = async (
+    method: string,
+    url: URL,
+    token: string,
+    o: ApiRequestOptions,
+  ): Promise<{ response: Response; body: unknown }> => {
     const headers: Record<string, string> = {
       accept: "application/json",
       ...o.headers,
@@ -76,14 +83,15 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       headers["idempotency-key"] = o.idempotencyKey ?? options.idempotencyKey;
     if (o.json !== undefined) headers["content-type"] = "application/json";
     propagation.inject(otelContext.active(), headers);
-    const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]);
+    const linked = linkedAbort([options.signal], { ms: options.timeoutMs, what: `API "${api.name}"` });
     try {
-      return await doFetch(url, {
+      const response = await doFetch(url, {
         method,
         headers,
         body: o.json === undefined ? undefined : JSON.stringify(o.json),
-        signal,
+        signal: linked.signal,
       });
+      return { response, body: await readBody(response) };
     } catch (error) {
       // The handler's own signal (timeout, lock loss, shutdown) says why; keep that reason.
       if (options.signal.aborted) throw options.signal.reason;
@@ -92,6 +100,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         `API "${api.name}" ${method} ${url.pathname}: ${timedOut ? `no answer within ${options.timeoutMs} ms` : `network error: ${(error as Error).message}`}`,
         { cause: error },
       );
+    } finally {
+      linked.dispose();
     }
   };
 
@@ -146,16 +156,15 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       async (span) => {
         let token = await acquireToken(false);
         const sentAt = Date.now();
-        let response = await send(upper, url, token, o);
+        let { response, body } = await send(upper, url, token, o);
         if (response.status === 401) {
           // A rotated key or a revoked token: one fresh token, one more try.
-          await response.body?.cancel();
           span.addEvent("token_refresh_after_401");
           ({ token } = await tokens.getToken(api, options.roles, {
             forceRefresh: true,
             signal: options.signal,
           }));
-          response = await send(upper, url, token, o);
+          ({ response, body } = await send(upper, url, token, o));
         }
         span.setAttribute(ATTR.HTTP_STATUS, response.status);
         workerMetrics.apiCallDuration().record(Date.now() - sentAt, {
@@ -163,7 +172,6 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           [ATTR.HTTP_METHOD]: upper,
           [ATTR.HTTP_STATUS]: response.status,
         });
-        const body = await readBody(response);
         if (response.ok) return { status: response.status, headers: response.headers, body };
         const what = `${upper} ${url.pathname}`;
         const text = excerpt(typeof body === "string" ? body : JSON.stringify(body ?? ""));

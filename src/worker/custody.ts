@@ -23,13 +23,25 @@ export interface CustodyRecord {
   release(): void;
 }
 
-/** Credit granted to one receive call. `admit(n)` turns n of it into held messages and frees the rest. */
+/**
+ * Credit granted to the broker for one entity. A receive call turns it into held messages at once with `admit(n)`;
+ * a standing window turns it into held messages one by one with `take()`, as they arrive, and gives back what the
+ * broker did not use with `close()` (a drain, or a link that went away).
+ */
 export interface Reservation {
   readonly credit: number;
+  /** Credit granted and not yet used by a message nor given back. */
+  readonly remaining: number;
+  /** One message arrived on this credit. `onRelease` runs once, after its slot is freed. */
+  take(onRelease?: () => void): CustodyRecord;
   /**
-   * `onRelease` runs once per record, after its slot is freed (the receive loop closes retired receivers).
-   * `sawEmpty` (default: count is 0) says the entity looked empty: only a receive that waited its full time can say
-   * so, since a short wait while messages flow may come back empty from latency alone.
+   * The unused credit comes back. `sawEmpty` (default: nothing was taken) says the entity looked empty: only credit
+   * that stood unused for the full wait can say so, since a short wait while messages flow may end empty from latency.
+   */
+  close(options?: { sawEmpty?: boolean }): void;
+  /**
+   * `take` `count` times and `close`: for a receive call that returns its messages together. `onRelease` runs once
+   * per record, after its slot is freed (the receive loop closes retired receivers).
    */
   admit(count: number, options?: { onRelease?: () => void; sawEmpty?: boolean }): CustodyRecord[];
   /** The receive failed: the credit comes back, and the entity is not taken for empty. */
@@ -84,6 +96,11 @@ export class Custody {
     });
   }
 
+  /** How many entities share the budget: with one, there is nobody to lend to. */
+  get entities(): number {
+    return this.#entities.size;
+  }
+
   /** Messages held (received, not yet settled) across all entities. */
   get held(): number {
     let n = 0;
@@ -110,6 +127,15 @@ export class Custody {
     return own.share + Math.floor(lent / Math.max(1, busy));
   }
 
+  /** The most `entity` could be granted were nothing of its own held or reserved. */
+  #ceiling(entity: string): number {
+    const own = this.#usage(entity);
+    return Math.max(
+      1,
+      Math.min(own.idle ? 1 : this.limitOf(entity), this.budget - this.#used + own.held + own.reserved),
+    );
+  }
+
   /** Credit `entity` could be granted now: 0 means wait. */
   #grantable(entity: string): number {
     const own = this.#usage(entity);
@@ -121,35 +147,71 @@ export class Custody {
    * Waits until `entity` may be granted credit and reserves it. Rejects with the signal's reason when it aborts.
    * The caller passes `credit` to one receive call and then calls `admit` with what it brought (0 on failure).
    */
-  async reserve(entity: string, signal: AbortSignal): Promise<Reservation> {
+  async reserve(
+    entity: string,
+    signal: AbortSignal,
+    options: { atLeast?: () => number } = {},
+  ): Promise<Reservation> {
+    // `atLeast` (asked again after every change): a standing window tops up in batches, not one credit at a time.
+    const enough = (credit: number) =>
+      credit > 0 && credit >= Math.min(options.atLeast?.() ?? 1, this.#ceiling(entity));
     let credit = this.#grantable(entity);
-    while (credit === 0) {
+    while (!enough(credit)) {
       await this.#waitForChange(signal);
       credit = this.#grantable(entity);
     }
     const usage = this.#usage(entity);
     usage.reserved += credit;
+    let remaining = credit;
+    let taken = 0;
     let open = true;
+    const take = (onRelease?: () => void): CustodyRecord => {
+      if (!open) throw new Error("reservation already closed");
+      if (remaining === 0) throw new RangeError(`received more than ${credit} messages on ${credit} credit`);
+      remaining -= 1;
+      taken += 1;
+      usage.reserved -= 1;
+      usage.idle = false;
+      const record = this.#hold(entity, usage, onRelease);
+      // Wakes the waiters: an entity that was idle is entitled to its whole share again (the others' limits changed),
+      // and a window waiting to top up in a batch may have just used its last credit.
+      this.#wake();
+      return record;
+    };
+    const close = (options: { sawEmpty?: boolean } = {}) => {
+      if (!open) return;
+      open = false;
+      usage.reserved -= remaining;
+      remaining = 0;
+      if (taken === 0 && (options.sawEmpty ?? true)) usage.idle = true;
+      this.#wake();
+    };
     return {
       credit,
+      get remaining() {
+        return remaining;
+      },
+      take,
+      close,
       admit: (count: number, options: { onRelease?: () => void; sawEmpty?: boolean } = {}) => {
         if (!open) throw new Error("reservation already admitted");
-        open = false;
         if (count > credit) throw new RangeError(`received ${count} messages on ${credit} credit`);
-        usage.reserved -= credit;
-        if (count > 0) usage.idle = false;
-        else if (options.sawEmpty ?? true) usage.idle = true;
-        const records = Array.from({ length: count }, () => this.#hold(entity, usage, options.onRelease));
-        this.#wake();
+        const records = Array.from({ length: count }, () => take(options.onRelease));
+        close(options.sawEmpty === undefined ? {} : { sawEmpty: options.sawEmpty });
         return records;
       },
-      fail: () => {
-        if (!open) return;
-        open = false;
-        usage.reserved -= credit;
-        this.#wake();
-      },
+      fail: () => close({ sawEmpty: false }),
     };
+  }
+
+  /**
+   * Holds a message that came without credit of ours: one a replaced link delivered after its credit was given back.
+   * It counts against the budget like any other, so the custody lets nothing new in until it is settled.
+   */
+  adopt(entity: string, onRelease?: () => void): CustodyRecord {
+    const usage = this.#usage(entity);
+    usage.idle = false;
+    return this.#hold(entity, usage, onRelease);
   }
 
   /** Resolves when nothing is held (the reservations of stopped receive loops are already admitted). */

@@ -3,6 +3,7 @@ import { trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
 import { abortable } from "../shared/abortable.ts";
+import { linkedAbort } from "../shared/linked-abort.ts";
 import { ATTR } from "../telemetry/attributes.ts";
 import { workerMetrics } from "../telemetry/metrics.ts";
 import { createApiClient, type RoleTokenSource } from "./api-client.ts";
@@ -181,8 +182,12 @@ export async function runDelivery(
   let lastStatus: number | undefined;
   for (let attempt = fromAttempt; ; attempt += 1) {
     const log = baseLog.child({ attempt });
-    const timeout = AbortSignal.timeout(config.handlerTimeoutMs);
-    const signal = AbortSignal.any([timeout, signals.lockLost, signals.abortNow]);
+    // One controller per attempt, its timer and listeners gone when the attempt ends (nothing outlives the delivery).
+    const linked = linkedAbort([signals.lockLost, signals.abortNow], {
+      ms: config.handlerTimeoutMs,
+      what: "handler",
+    });
+    const { signal } = linked;
     const ctx = {
       body,
       message: info,
@@ -201,8 +206,10 @@ export async function runDelivery(
     };
     try {
       await abortable(handler.handle(ctx), signal);
+      linked.dispose();
       return complete;
     } catch (thrown) {
+      linked.dispose();
       const error = signal.aborted ? normaliseAbortReason(signal.reason, config.handlerTimeoutMs) : thrown;
       if (signals.lockLost.aborted) return lockLost(String((signals.lockLost.reason as Error)?.message));
       if (signals.abortNow.aborted) return stopping("after the shutdown grace period");
@@ -237,11 +244,14 @@ export async function runDelivery(
       workerMetrics.retries().add(1, { [ATTR.KEYLESS_HANDLER]: handler.subject });
       log.info({ delayMs, reason: excerpt(failure.message, 200) }, "transient failure, retrying");
       deps.onRetry?.(attempt, delayMs, excerpt(failure.message, 200));
+      const wait = linkedAbort([signals.draining, signals.lockLost, signals.abortNow]);
       try {
-        await sleep(delayMs, AbortSignal.any([signals.draining, signals.lockLost, signals.abortNow]));
+        await sleep(delayMs, wait.signal);
       } catch {
         if (signals.lockLost.aborted) return lockLost("lock lost while waiting to retry");
         return stopping("while waiting to retry", { "keyless-attempts": attempt });
+      } finally {
+        wait.dispose();
       }
     }
   }

@@ -17,7 +17,9 @@ import { keepLockRenewed, type LockKeeper } from "./lock-renewal.ts";
 import { lockLost, type Outcome, spanStatusOf, stopping } from "./outcome.ts";
 import { settle, type SettlePath } from "./settle.ts";
 import type { TokenHealth } from "./token-health.ts";
+import { linkedAbort } from "../shared/linked-abort.ts";
 import { excerpt } from "../shared/redact.ts";
+import { lazyChild } from "../telemetry/lazy-logger.ts";
 
 export interface DispatcherOptions {
   readonly config: WorkerConfig;
@@ -92,12 +94,13 @@ export class Dispatcher {
     const route = routeOf(message, this.#o.handlers);
     const info = messageInfo(message, route.subject, entity.path);
     // Every message-derived log field is redacted: a producer may put anything in a subject or id, a token included.
-    const log = this.#o.log.child({
+    // Made only if a line is written (src/telemetry/lazy-logger.ts): most messages write none.
+    const log = lazyChild(this.#o.log, () => ({
       entity: entity.path,
       messageId: excerpt(info.messageId, 200),
       ...(info.subject !== undefined ? { subject: excerpt(info.subject, 200) } : {}),
       deliveryCount: info.deliveryCount,
-    });
+    }));
     const lock = keepLockRenewed(receiver, message, { maxRenewalMs: this.#o.config.maxLockRenewalMs, log });
     const delivery: Delivery = {
       record,
@@ -172,15 +175,14 @@ export class Dispatcher {
       if (apiName !== undefined && !health.isUp(apiName)) {
         record.state = "waiting";
         lock.renewWithoutLimit(true);
+        const wait = linkedAbort([signals.draining, signals.lockLost, signals.abortNow]);
         try {
-          await health.waitFor(
-            apiName,
-            AbortSignal.any([signals.draining, signals.lockLost, signals.abortNow]),
-          );
+          await health.waitFor(apiName, wait.signal);
         } catch {
           if (signals.lockLost.aborted) return lockLost("lock lost while waiting for tokens");
           return stopping("while waiting for tokens");
         } finally {
+          wait.dispose();
           lock.renewWithoutLimit(false);
         }
       }

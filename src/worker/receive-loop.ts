@@ -1,5 +1,12 @@
-import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
+import type {
+  MessageHandlers,
+  ProcessErrorArgs,
+  ServiceBusClient,
+  ServiceBusReceivedMessage,
+  ServiceBusReceiver,
+} from "@azure/service-bus";
 import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
+import { suppressTracing } from "@opentelemetry/core";
 import type { Logger } from "pino";
 
 import { retryDelayMs, sleep } from "./backoff.ts";
@@ -7,8 +14,10 @@ import type { EntityRef } from "./config.ts";
 import type { Custody, CustodyRecord, Reservation } from "./custody.ts";
 import type { TokenHealth } from "./token-health.ts";
 import { serviceBusErrorOf } from "./fixes.ts";
+import { type LinkCredit, takeLinkCredit } from "./servicebus-internals.ts";
+import { abortable } from "../shared/abortable.ts";
 import { excerpt } from "../shared/redact.ts";
-import { withinTime } from "../shared/time-limit.ts";
+import { settlesWithin } from "../shared/time-limit.ts";
 
 export interface ReceiveLoopOptions {
   readonly client: () => ServiceBusClient;
@@ -30,118 +39,215 @@ export interface ReceiveLoopOptions {
   readonly onHealth: (healthy: boolean, problem?: string, fix?: string) => void;
   /** What to do about a receive failure with this SDK error code (src/worker/fixes.ts). */
   readonly fixFor: (code: string | undefined) => string;
-  /** Most time one receive call may wait for a first message. */
+  /** How long credit may stand unused before the entity counts as empty and lends its share. Default 5 s. */
   readonly maxWaitMs?: number;
 }
 
-/** Longest wait of a receive while messages are flowing. */
-const BUSY_WAIT_MS = 50;
+/** How often the loop looks whether its standing credit should come back (entity empty, or a token source down). */
+const CHECK_EVERY_MS = 250;
 
-/** After this many failed receives in a row the receiver is thrown away and made anew. */
-const FAILURES_BEFORE_NEW_RECEIVER = 3;
+/** After failures, a re-attached link counts as receiving once it has stood this long (or brought a message). */
+const STABLE_AFTER_MS = 1_000;
+
+/** Longest wait for the SDK to stop a subscription (drain included) on stop. */
+const STOP_WAIT_MS = 5_000;
+
+/** A grant of credit and the link it went out on: a re-attached link starts without it. */
+interface Grant {
+  readonly reservation: Reservation;
+  readonly link: object;
+}
 
 /**
- * Pulls messages from one entity, only as much credit as the custody grants it, and hands them to the dispatcher.
- * It owns its receivers: a receiver that keeps failing (or hangs) is replaced, because the SDK alone can stop
- * receiving silently after connection trouble. A replaced receiver is closed only once the messages it delivered
- * are settled, since settling needs it.
+ * Keeps a standing credit window on one entity: as much credit as the custody grants it, topped up as messages
+ * settle, so the link is never idle while there is room (a pull loop waits a round trip between batches).
+ *
+ * Why `subscribe()`: it is the SDK's streaming receiver — one link kept open and re-attached by the SDK after
+ * connection trouble, messages handed over as they arrive — and the SDK's settlement, lock renewal and management
+ * link work on its messages as on any other. Its own credit rule (maxConcurrentCalls, plus one each time
+ * processMessage returns) cannot express the custody (shares that change as entities lend, one bound across entities),
+ * so the worker takes the link's credit over (servicebus-internals.ts `takeLinkCredit`): the SDK grants nothing, and
+ * every credit is reserved in the custody before it goes out. `processMessage` only hands the message to the
+ * dispatcher; its return grants nothing.
+ *
+ * Credit comes back with a drain when it stood unused for `maxWaitMs` (the entity looks empty: it keeps a probe
+ * credit and lends the rest, when there is another entity to lend to), when a token source goes down (nothing is
+ * taken that could not be processed), and on stop (before the in-flight messages settle).
  */
 export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
-  const maxWaitMs = o.maxWaitMs ?? 5_000;
-  const outstanding = new Map<ServiceBusReceiver, number>();
-  const retire = new Set<ServiceBusReceiver>();
-  const closeIfDone = async (receiver: ServiceBusReceiver) => {
-    if (retire.has(receiver) && (outstanding.get(receiver) ?? 0) === 0) {
-      retire.delete(receiver);
-      outstanding.delete(receiver);
-      await receiver.close().catch(() => undefined);
+  const idleAfterMs = o.maxWaitMs ?? 5_000;
+  const path = o.entity.path;
+  // Opened under the root context so the SDK's spans never adopt whatever span happened to be active here.
+  const receiver = otelContext.with(ROOT_CONTEXT, () =>
+    o.entity.kind === "queue"
+      ? o
+          .client()
+          .createReceiver(o.entity.queue, { receiveMode: "peekLock", maxAutoLockRenewalDurationInMs: 0 })
+      : o.client().createReceiver(o.entity.topic, o.entity.subscription, {
+          receiveMode: "peekLock",
+          maxAutoLockRenewalDurationInMs: 0,
+        }),
+  );
+
+  let grants: Grant[] = [];
+  let attached = Promise.withResolvers<void>();
+  let isAttached = false;
+  let draining: Promise<void> | undefined;
+  let lastActivity = Date.now();
+  let lastProblem: string | undefined;
+  let failures = 0; // receive errors since the link last stood
+  let stable: NodeJS.Timeout | undefined;
+
+  const outstanding = () => grants.reduce((n, g) => n + g.reservation.remaining, 0);
+  const giveBack = (which: (g: Grant) => boolean, sawEmpty: boolean) => {
+    const [back, kept] = [grants.filter(which), grants.filter((g) => !which(g))];
+    grants = kept;
+    for (const g of back) g.reservation.close({ sawEmpty });
+  };
+  /** The record of a message that just arrived: from the oldest credit still open. */
+  const recordFor = (): CustodyRecord => {
+    while (grants.length > 0 && grants[0]!.reservation.remaining === 0) grants.shift()!.reservation.close();
+    const grant = grants[0];
+    // No credit of ours: a replaced link's late message. Held anyway; the custody lets nothing in until it settles.
+    return grant ? grant.reservation.take() : o.custody.adopt(path);
+  };
+
+  const healthy = () => {
+    failures = 0;
+    if (lastProblem !== undefined) {
+      o.log.info({ entity: path }, "receiving again");
+      lastProblem = undefined;
+    }
+    o.onHealth(true);
+  };
+  const onAttached = () => {
+    // Credit granted on an earlier link is gone with it (the broker forgets a detached link's credit).
+    const current = credit?.current();
+    giveBack((g) => g.link !== current, false);
+    isAttached = true;
+    attached.resolve();
+    // A link that failed before may be attached only to be detached again (a missing entity, a refused role): it
+    // counts as receiving once it has stood a while or brought a message, so the problem is said once.
+    if (failures === 0) healthy();
+    else {
+      clearTimeout(stable);
+      stable = setTimeout(() => isAttached && healthy(), STABLE_AFTER_MS);
+      stable.unref();
     }
   };
-  const create = () =>
-    // Opened under the root context so the SDK's spans never adopt whatever span happened to be active here.
-    otelContext.with(ROOT_CONTEXT, () =>
-      o.entity.kind === "queue"
-        ? o
-            .client()
-            .createReceiver(o.entity.queue, { receiveMode: "peekLock", maxAutoLockRenewalDurationInMs: 0 })
-        : o.client().createReceiver(o.entity.topic, o.entity.subscription, {
-            receiveMode: "peekLock",
-            maxAutoLockRenewalDurationInMs: 0,
-          }),
-    );
 
-  let receiver = create();
-  let failures = 0;
-  let lastProblem: string | undefined;
-  // After its first message the SDK waits up to 1 s for the rest of the batch; while messages are flowing that
-  // wait only delays the next receive, so wait briefly then and long only when the entity looked empty.
-  let busy = false;
-  while (!o.stop.aborted) {
-    let reservation: Reservation;
-    try {
-      await o.tokenHealth.waitForAll(o.stop);
-      reservation = await o.custody.reserve(o.entity.path, o.stop);
-    } catch {
-      break; // stopping
+  /** Before each attach: after failures, wait (with backoff) so a link refused at once is not re-attached hot. */
+  const beforeAttach = async () => {
+    if (failures > 0 && !o.stop.aborted) {
+      await sleep(retryDelayMs(failures, { baseMs: 500, maxMs: 10_000 }), o.stop).catch(() => undefined);
     }
-    let messages: ServiceBusReceivedMessage[];
-    const shortWait = busy;
-    try {
-      // A receive call that outlives its own wait by far is a sign of a silently dead link.
-      messages = await withinTime(
-        // Not aborted on stop: messages the broker already locked for us would be dropped by the SDK and come back
-        // only when their locks expire. The call ends within maxWaitMs, and what it brings is abandoned at once.
-        receiver.receiveMessages(reservation.credit, {
-          maxWaitTimeInMs: shortWait ? BUSY_WAIT_MS : maxWaitMs,
-        }),
-        maxWaitMs + 30_000,
-        `receive from ${o.entity.path}`,
+  };
+
+  const onError = (args: ProcessErrorArgs) => {
+    if (args.errorSource !== "receive") {
+      o.log.debug(
+        { entity: path, source: args.errorSource, err: excerpt(String(args.error)) },
+        "receiver error",
       );
-      failures = 0;
-      busy = messages.length > 0;
-      if (lastProblem !== undefined) {
-        o.log.info({ entity: o.entity.path }, "receiving again");
-        lastProblem = undefined;
-      }
-      o.onHealth(true);
-    } catch (error) {
-      reservation.fail();
-      if (o.stop.aborted) break;
-      failures += 1;
-      const { code, message } = serviceBusErrorOf(error);
-      const cause = code ?? (error as Error).name;
-      const problem = excerpt(`${cause}: ${message}`, 300);
-      const fix = o.fixFor(code);
-      o.onHealth(false, problem, fix);
-      // Said once per cause at warn, with the fix; the retries that follow go to debug. The cloud may heal.
-      if (cause !== lastProblem) {
-        o.log.warn(
-          { entity: o.entity.path, err: problem, fix },
-          `cannot receive from ${o.entity.path}: ${fix} (retrying)`,
-        );
-        lastProblem = cause;
-      } else
-        o.log.debug({ entity: o.entity.path, failures, err: problem }, "receiving failed again; retrying");
-      if (failures >= FAILURES_BEFORE_NEW_RECEIVER) {
-        o.log.debug({ entity: o.entity.path }, "replacing the receiver after repeated failures");
-        retire.add(receiver);
-        void closeIfDone(receiver);
-        receiver = create();
-        failures = 0;
-      }
-      await sleep(retryDelayMs(failures + 1, { baseMs: 500, maxMs: 10_000 }), o.stop).catch(() => undefined);
-      continue;
+      return;
     }
-    const from = receiver;
-    outstanding.set(from, (outstanding.get(from) ?? 0) + messages.length);
-    const records = reservation.admit(messages.length, {
-      onRelease: () => {
-        outstanding.set(from, (outstanding.get(from) ?? 1) - 1);
-        void closeIfDone(from);
-      },
-      sawEmpty: !shortWait,
-    });
-    messages.forEach((message, i) => o.dispatch(records[i]!, message, from, o.entity));
+    if (o.stop.aborted) return;
+    failures += 1;
+    clearTimeout(stable);
+    if (isAttached) {
+      isAttached = false;
+      attached = Promise.withResolvers<void>();
+    }
+    const { code, message } = serviceBusErrorOf(args.error);
+    const cause = code ?? args.error.name;
+    const problem = excerpt(`${cause}: ${message}`, 300);
+    const fix = o.fixFor(code);
+    o.onHealth(false, problem, fix);
+    // Said once per cause at warn, with the fix; the SDK's retries that follow go to debug. The cloud may heal.
+    if (cause !== lastProblem) {
+      o.log.warn({ entity: path, err: problem, fix }, `cannot receive from ${path}: ${fix} (retrying)`);
+      lastProblem = cause;
+    } else o.log.debug({ entity: path, err: problem }, "receiving failed again; retrying");
+  };
+
+  const handlers: MessageHandlers & { preInitialize(): Promise<void>; postInitialize(): Promise<void> } = {
+    processMessage: async (message) => {
+      lastActivity = Date.now();
+      if (failures > 0) healthy();
+      o.dispatch(recordFor(), message, receiver, o.entity);
+    },
+    processError: async (args) => onError(args),
+    // The SDK calls these around each link attach, postInitialize before the credit it would have granted: internal
+    // hooks of the same SDK version as servicebus-internals.ts (without them the loop receives but never says so).
+    preInitialize: beforeAttach,
+    postInitialize: async () => onAttached(),
+  };
+  const subscription = receiver.subscribe(handlers, {
+    autoCompleteMessages: false,
+    maxConcurrentCalls: 1,
+    // The SDK wraps each processMessage in a span of its own (`StreamReceiver.process`), a root span per message
+    // beside ours: suppressed, `process <entity>` is the message's one consumer span.
+    tracingOptions: { tracingContext: suppressTracing(ROOT_CONTEXT) },
+  });
+  const credit: LinkCredit = takeLinkCredit(receiver);
+
+  /** Takes back all standing credit: what the broker sends meanwhile still arrives and is dispatched. */
+  const drain = (sawEmpty: boolean) => {
+    draining ??= credit
+      .drain()
+      .catch(() => undefined)
+      .then(() => {
+        giveBack(() => true, sawEmpty);
+        draining = undefined;
+      });
+    return draining;
+  };
+
+  const check = setInterval(() => {
+    if (draining || outstanding() === 0) return;
+    if (!o.tokenHealth.allUp) void drain(false);
+    else if (o.custody.entities > 1 && outstanding() > 1 && Date.now() - lastActivity >= idleAfterMs)
+      void drain(true);
+  }, CHECK_EVERY_MS);
+  check.unref();
+
+  try {
+    while (!o.stop.aborted) {
+      let reservation: Reservation;
+      try {
+        await o.tokenHealth.waitForAll(o.stop);
+        if (!isAttached) await abortable(attached.promise, o.stop);
+        // One macrotask: messages settled in the same tick come back as one grant, one flow frame.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (draining) await draining;
+        // Top up in batches of half the window while credit still stands at the broker (one flow frame per batch, not
+        // per message); at once, with whatever there is, when none stands (the link would idle).
+        reservation = await o.custody.reserve(path, o.stop, {
+          atLeast: () => (outstanding() > 0 ? Math.ceil(o.custody.limitOf(path) / 2) : 1),
+        });
+      } catch {
+        break; // stopping
+      }
+      if (!o.tokenHealth.allUp || !isAttached || draining) {
+        reservation.fail();
+        continue;
+      }
+      try {
+        grants.push({ reservation, link: credit.add(reservation.credit) });
+        lastActivity = Date.now();
+      } catch {
+        reservation.fail(); // no open link right now: the SDK is re-attaching
+        await sleep(100, o.stop).catch(() => undefined);
+      }
+    }
+  } finally {
+    clearInterval(check);
+    clearTimeout(stable);
+    // Ordered stop, first step: no more credit, and what stands is drained; in-flight messages settle afterwards on
+    // this still-open link (the client closes it after the custody is empty).
+    // Bounded: while the SDK is still retrying an attach, closing waits for its retry delay.
+    await settlesWithin(subscription.close(), STOP_WAIT_MS);
+    if (draining) await draining;
+    giveBack(() => true, false);
   }
-  retire.add(receiver);
 }

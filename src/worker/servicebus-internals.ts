@@ -95,3 +95,51 @@ export async function settleByLockToken(
     });
   }
 }
+
+interface SdkReceiverHelper {
+  addCredit(credits: number): void;
+  drain(): Promise<void>;
+}
+interface SdkStreamingReceiver {
+  _receiverHelper?: SdkReceiverHelper;
+  maxConcurrentCalls?: number;
+  link?: { credit?: number; isOpen?: () => boolean };
+}
+
+/** The credit of a subscribed receiver's link, granted by the worker alone. */
+export interface LinkCredit {
+  /**
+   * Grants `n` more credit on the current link and returns that link. Throws when there is no open link (the SDK is
+   * re-attaching) or the subscription is closed.
+   */
+  add(n: number): object;
+  /** The link credit goes out on now; a new one after every re-attach. */
+  current(): object | undefined;
+  /** Asks the broker to use or give back all outstanding credit; resolves when it has (or the SDK gave up). */
+  drain(): Promise<void>;
+}
+
+/**
+ * The third reach-in: after `subscribe()`, the SDK grants `maxConcurrentCalls` credit on each link it attaches and one
+ * more each time `processMessage` returns. The worker's custody must grant every credit itself (it counts credit as
+ * held, across entities), so the SDK's own grants are turned into nothing and the custody's go through the SDK's
+ * credit helper, which knows the current link and refuses while it is closed or suspended. Call it right after
+ * `subscribe()`: the SDK first grants credit after an attach, which is at least one network round trip later.
+ */
+export function takeLinkCredit(receiver: ServiceBusReceiver): LinkCredit {
+  const streaming = (receiver as unknown as { _streamingReceiver?: SdkStreamingReceiver })._streamingReceiver;
+  const helper = streaming?._receiverHelper;
+  if (!streaming || !helper || typeof helper.addCredit !== "function" || typeof helper.drain !== "function") {
+    throw new Error("this @azure/service-bus version offers no control of a subscription's credit");
+  }
+  const grant = helper.addCredit.bind(helper);
+  helper.addCredit = () => undefined;
+  return {
+    add: (n) => {
+      grant(n);
+      return streaming.link as object;
+    },
+    current: () => streaming.link,
+    drain: () => helper.drain(),
+  };
+}

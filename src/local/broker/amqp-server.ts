@@ -148,6 +148,7 @@ export class AmqpServer {
       // (about 40 ms per request/response round trip on Linux).
       tcp_no_delay: true,
     } as never);
+    // One write per tick rather than per frame: rhea's transport corks the socket (patches/rhea+3.0.5.patch).
     const raw = connection as unknown as { input(buff: Buffer): void; frame_size?: number };
     const input = raw.input.bind(connection);
     raw.input = (buff: Buffer) => {
