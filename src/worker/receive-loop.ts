@@ -120,10 +120,13 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
     }
     o.onHealth(true);
   };
+  /** The SDK's current link is open: a refused attach (answered, then detached at once) may be seen in either order. */
+  const linkOpen = () => (credit?.current() as { isOpen?: () => boolean } | undefined)?.isOpen?.() !== false;
   const onAttached = () => {
     // Credit granted on an earlier link is gone with it (the broker forgets a detached link's credit).
     const current = credit?.current();
     giveBack((g) => g.link !== current, false);
+    if (!linkOpen()) return; // already detached again: the error that came first has said why
     isAttached = true;
     attached.resolve();
     // A link that failed before may be attached only to be detached again (a missing entity, a refused role): it
@@ -131,7 +134,7 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
     if (failures === 0) healthy();
     else {
       clearTimeout(stable);
-      stable = setTimeout(() => isAttached && healthy(), STABLE_AFTER_MS);
+      stable = setTimeout(() => isAttached && linkOpen() && healthy(), STABLE_AFTER_MS);
       stable.unref();
     }
   };
