@@ -162,6 +162,9 @@ export const VARIABLES = {
   OTEL_METRICS_EXPORTER: "none to turn metrics off (spans stay as they are)",
   OTEL_SDK_DISABLED:
     "true = no telemetry at all: nothing recorded or exported (the trace context is still passed on)",
+  OTEL_TRACES_SAMPLER:
+    "which messages' traces are recorded (OpenTelemetry's names; default parentbased_always_on); parentbased_traceidratio with OTEL_TRACES_SAMPLER_ARG for busy queues",
+  OTEL_TRACES_SAMPLER_ARG: "the ratio for a traceidratio sampler, 0 to 1 (e.g. 0.1: a tenth of the traces)",
   NODE_EXTRA_CA_CERTS: "extra CA certificates (the local broker's development CA)",
   KEYLESS_CA_CERTS:
     "a CA file every keyless command trusts in-process (what keyless stack writes; unlike NODE_EXTRA_CA_CERTS it works from node --env-file)",
