@@ -227,7 +227,7 @@ async function parent(): Promise<void> {
     const slope = warm.length > 1 ? linearSlope(warm) : 0;
     console.log(
       `\nRSS draining ${backlog} (no-op, keyless, ${rss.rate} msg/s), MB each second: ${samples.join(" ")}\n  after warm-up: ${Math.min(...warm)}–${Math.max(...warm)} MB, trend ${slope >= 0 ? "+" : ""}${slope.toFixed(2)} MB/s (goal: flat and < 150 MB)` +
-        `\n  JS heap used each second, MB: ${(rss.heapSamples as number[]).join(" ")}; after the drain and a full GC: ${rss.heapAfterMb} MB; external (buffers), MB: ${(rss.externalSamples as number[]).join(" ")}`,
+        `\n  JS heap used each second, MB: ${(rss.heapSamples as number[]).join(" ")}; after the drain and a full GC: ${rss.heapAfterMb} MB; external (buffers), MB: ${(rss.externalSamples as number[]).join(" ")}; V8 heap reserved, MB: ${(rss.totalSamples as number[]).join(" ")}`,
     );
   }
   await producer.close();
@@ -257,12 +257,14 @@ async function child(name: Scenario): Promise<void> {
   const mb = () => Math.round(process.memoryUsage().rss / 1024 / 1024);
   const heapSamples: number[] = [];
   const externalSamples: number[] = [];
+  const totalSamples: number[] = [];
   const sampler =
     process.env.BENCH_RSS === "1"
       ? setInterval(() => {
           rssSamples.push(mb());
           const m = process.memoryUsage();
           heapSamples.push(Math.round(m.heapUsed / 1024 / 1024));
+          totalSamples.push(Math.round(m.heapTotal / 1024 / 1024));
           externalSamples.push(Math.round(m.external / 1024 / 1024));
         }, 1000)
       : undefined;
@@ -358,6 +360,7 @@ async function child(name: Scenario): Promise<void> {
       heapSamples,
       heapAfterMb,
       externalSamples,
+      totalSamples,
     }),
   );
 }

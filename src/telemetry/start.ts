@@ -1,12 +1,7 @@
-import { AzureSdkInstrumentation } from "@azure/opentelemetry-instrumentation-azure-sdk";
 import { context, propagation } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
-import { NodeSDK } from "@opentelemetry/sdk-node";
-import { BatchSpanProcessor, ConsoleSpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 
 import { TimeLimitError, withinTime } from "../shared/time-limit.ts";
 
@@ -73,6 +68,15 @@ export async function startTelemetry(
     return { mode, shutdown: async () => undefined };
   }
 
+  // Loaded only when something is recorded: the SDK and its exporters are ~40 MB of a worker's memory.
+  const [{ NodeSDK }, { BatchSpanProcessor, ConsoleSpanExporter }, { PeriodicExportingMetricReader }] =
+    await Promise.all([
+      import("@opentelemetry/sdk-node"),
+      import("@opentelemetry/sdk-trace"),
+      import("@opentelemetry/sdk-metrics"),
+    ]);
+  const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
+  const { OTLPMetricExporter } = await import("@opentelemetry/exporter-metrics-otlp-http");
   const { traces, metrics } = exporters;
   const spanProcessors: SpanProcessor[] = [...extra];
   if (traces.kind === "otlp") {
@@ -139,6 +143,7 @@ function otlpUrl(env: Env, signal: "traces" | "metrics"): string | undefined {
  */
 async function instrumentAzureSdk(): Promise<void> {
   const coreTracing = await import("@azure/core-tracing");
+  const { AzureSdkInstrumentation } = await import("@azure/opentelemetry-instrumentation-azure-sdk");
   for (const definition of new AzureSdkInstrumentation().getModuleDefinitions()) {
     definition.patch?.(coreTracing);
   }
