@@ -138,11 +138,13 @@ export class Custody {
    * Waits until `entity` may be granted credit and reserves it. Rejects with the signal's reason when it aborts.
    * The caller passes `credit` to one receive call and then calls `admit` with what it brought (0 on failure).
    */
-  async reserve(entity: string, signal: AbortSignal): Promise<Reservation> {
-    let credit = this.#grantable(entity);
+  async reserve(entity: string, signal: AbortSignal, options: { max?: number } = {}): Promise<Reservation> {
+    // `max`: a session receives one message at a time, so it asks for one credit, never the entity's whole room.
+    const grantable = () => Math.min(this.#grantable(entity), options.max ?? Number.POSITIVE_INFINITY);
+    let credit = grantable();
     while (credit === 0) {
       await this.#waitForChange(signal);
-      credit = this.#grantable(entity);
+      credit = grantable();
     }
     const usage = this.#usage(entity);
     usage.reserved += credit;
@@ -195,6 +197,17 @@ export class Custody {
     const usage = this.#usage(entity);
     usage.idle = false;
     return this.#hold(entity, usage, onRelease);
+  }
+
+  /**
+   * `entity` found nothing to receive without a reservation to say it with (no session to accept): while it holds and
+   * reserves nothing it counts as empty, keeping a probe credit and lending the rest of its share, as after a drain.
+   */
+  lookedEmpty(entity: string): void {
+    const usage = this.#usage(entity);
+    if (usage.idle || usage.held + usage.reserved > 0) return;
+    usage.idle = true;
+    this.#wake();
   }
 
   /** Resolves when nothing is held (the reservations of stopped receive loops are already admitted). */

@@ -4,7 +4,7 @@ import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
 import type { RoleTokenSource } from "./api-client.ts";
-import { missingApiFix, type WorkerConfig } from "./config.ts";
+import { missingApiFix, requiresSession, type WorkerConfig } from "./config.ts";
 import { type CredentialSource, resourceOf } from "../identity/index.ts";
 import { Custody } from "./custody.ts";
 import { Dispatcher } from "./dispatcher.ts";
@@ -17,6 +17,7 @@ import { createLifecycle, type WorkerState } from "./lifecycle.ts";
 import { type PreflightResult, runPreflight } from "./preflight.ts";
 import { receiveLoop } from "./receive-loop.ts";
 import { Releasers } from "./releasers.ts";
+import { sessionLoop } from "./session-loop.ts";
 import { settlesWithin, withinTime } from "../shared/time-limit.ts";
 import { reportingCredential, SERVICE_BUS_SCOPE, SERVICE_BUS_SOURCE, TokenHealth } from "./token-health.ts";
 
@@ -213,26 +214,44 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       "connecting to Service Bus",
     );
 
-    loops = config.entities.map((entity) =>
-      receiveLoop({
+    loops = config.entities.map((entity) => {
+      const common = {
         client: () => client,
         entity,
         custody,
         tokenHealth,
-        dispatch: (record, message, receiver, e) => dispatcher.dispatch(record, message, receiver, e),
         stop: draining.signal,
         log,
-        ...(deps.receiveWaitMs !== undefined ? { maxWaitMs: deps.receiveWaitMs } : {}),
-        onHealth: (receiving, problem, fix) =>
+        onHealth: (receiving: boolean, problem?: string, fix?: string) =>
           entityHealth.set(
             entity.path,
             problem === undefined ? { receiving } : { receiving, problem, ...(fix ? { fix } : {}) },
           ),
-        fixFor: (code) => receiveFix(code, entity, config, preflight?.objectId),
-      }),
-    );
+        fixFor: (code: string | undefined, message: string) =>
+          receiveFix(code, entity, config, preflight?.objectId, message),
+      };
+      // A session entity is processed session by session, in order (session-loop.ts); any other by a credit window.
+      if (requiresSession(config, entity)) {
+        return sessionLoop({
+          ...common,
+          dispatch: (record, message, receiver, e, session) =>
+            dispatcher.dispatch(record, message, receiver, e, session),
+          maxSessions: config.maxConcurrentSessions,
+          idleMs: config.sessionIdleMs,
+          maxLockRenewalMs: config.maxLockRenewalMs,
+        });
+      }
+      return receiveLoop({
+        ...common,
+        dispatch: (record, message, receiver, e) => void dispatcher.dispatch(record, message, receiver, e),
+        ...(deps.receiveWaitMs !== undefined ? { maxWaitMs: deps.receiveWaitMs } : {}),
+      });
+    });
     lifecycle.set("running", {
       entities: config.entities.map((e) => e.path),
+      ...(config.sessionEntities.length > 0
+        ? { sessionEntities: config.sessionEntities, maxConcurrentSessions: config.maxConcurrentSessions }
+        : {}),
       concurrency: config.concurrency,
     });
   };

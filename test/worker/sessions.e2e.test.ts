@@ -1,0 +1,111 @@
+/**
+ * Session entities through the real SDK against the local stack: order within a session, sessions in parallel up to
+ * WORKER_MAX_CONCURRENT_SESSIONS, and a poison message that cannot block its session. Each scenario runs several
+ * times in a row; the orders API's journal records the order of calls.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import { startTestStack, type TestStack } from "../support/stack.ts";
+import { assertConserved, report } from "./conservation.ts";
+import {
+  assertInOrder,
+  callOrder,
+  SESSION_QUEUE,
+  SessionRecorder,
+  sendSteps,
+  sessionEnv,
+  sessionTopology,
+} from "./sessions-support.ts";
+import { startTestWorker } from "./support.ts";
+
+const RUNS = 3;
+
+describe("a session entity: in order within a session, sessions in parallel", () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack({ topology: sessionTopology("PT5S", 3) });
+  });
+  after(() => stack?.close());
+
+  it("calls the API for each session's messages in the order they were sent, while sessions run concurrently", async () => {
+    const recorder = new SessionRecorder();
+    const w = await startTestWorker(stack, sessionEnv(), undefined, recorder.handlers("one"));
+    try {
+      for (let run = 1; run <= RUNS; run += 1) {
+        // Varying API delays within a session: a later message would overtake a slower earlier one if allowed.
+        const sent = await sendSteps(stack, 6, 8, (s, step) => ((s + step) % 3 === 0 ? "slow-40-" : ""));
+        const c = await assertConserved(stack, SESSION_QUEUE, sent, 60_000);
+        assertInOrder(stack, sent);
+        report("sessions-in-order", run, c, `max sessions at once ${recorder.maxConcurrentSessions}`);
+      }
+      assert.deepEqual(recorder.overlaps, [], "two handlers of one session ran at once");
+      assert.ok(recorder.maxConcurrentSessions > 1, "sessions ran concurrently");
+    } finally {
+      await w.worker.stop();
+    }
+  });
+
+  it("holds at most WORKER_MAX_CONCURRENT_SESSIONS sessions at once, and that many when there is work", async () => {
+    for (let run = 1; run <= RUNS; run += 1) {
+      const recorder = new SessionRecorder();
+      const w = await startTestWorker(
+        stack,
+        sessionEnv({ WORKER_MAX_CONCURRENT_SESSIONS: "3" }),
+        undefined,
+        recorder.handlers("one", 30),
+      );
+      try {
+        const sent = await sendSteps(stack, 8, 4);
+        const c = await assertConserved(stack, SESSION_QUEUE, sent, 60_000);
+        assertInOrder(stack, sent);
+        report("sessions-limit", run, c, `max sessions at once ${recorder.maxConcurrentSessions}`);
+        assert.equal(recorder.maxConcurrentSessions, 3);
+        assert.deepEqual(recorder.overlaps, []);
+      } finally {
+        await w.worker.stop();
+      }
+    }
+  });
+
+  it("dead-letters a poison message after MaxDeliveryCount and completes the session's later messages in order", async () => {
+    const w = await startTestWorker(stack, sessionEnv({ WORKER_MAX_ATTEMPTS: "1" }));
+    try {
+      for (let run = 1; run <= RUNS; run += 1) {
+        // Step 1 of session 0 always fails (503 from the API, far more often than the 3 deliveries allow).
+        const abandoned: number[] = [];
+        const off = w.worker.on("delivery.settled", (e) => {
+          if (e.outcome.kind === "abandon" && e.messageId.startsWith("s0-")) abandoned.push(e.deliveryCount);
+        });
+        const sent = await sendSteps(stack, 2, 4, (s, step) => (s === 0 && step === 1 ? "flaky-50-" : ""));
+        const poison = sent.find((m) => m.orderId.startsWith("flaky-"))!;
+        const rest = sent.filter((m) => m !== poison);
+        const events = await w.settled(
+          rest.map((m) => m.messageId),
+          60_000,
+        );
+        off();
+        assert.ok(events.every((e) => e.outcome.kind === "complete"));
+        // Abandoned on each of its MaxDeliveryCount (3) deliveries, then the broker dead-letters it.
+        assert.deepEqual(abandoned, [0, 1, 2]);
+        const dead = await stack.drainDeadLetters(SESSION_QUEUE, 1);
+        assert.equal(dead[0]?.messageId, poison.messageId);
+        assert.equal(dead[0]?.deadLetterReason, "MaxDeliveryCountExceeded");
+        for (const m of rest) assert.equal(stack.ordersApi.effects(m.orderId).fulfilments, 1, m.messageId);
+        assert.deepEqual(
+          callOrder(stack, sent, poison.session),
+          [0, 1, 2, 3],
+          "the poison step came in its turn",
+        );
+        assertInOrder(
+          stack,
+          sent.filter((m) => m.session !== poison.session),
+        );
+        await stack.waitForCounts(SESSION_QUEUE, (c) => c.active === 0 && c.locked === 0);
+        console.log(`sessions-poison run ${run}: ${rest.length} completed in order, 1 dead-lettered`);
+      }
+    } finally {
+      await w.worker.stop();
+    }
+  });
+});
