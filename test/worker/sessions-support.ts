@@ -123,8 +123,19 @@ export class SessionRecorder {
   /** Each handler run: replica and session, in start order. */
   readonly runs: Array<{ replica: string; session: string; messageId: string }> = [];
 
-  /** The test handlers with `orders.fulfil` recording its runs as `replica`, after waiting `delayMs`. */
-  handlers(replica: string, delayMs = 0): HandlerMap {
+  /** Sessions with a handler running right now. */
+  get runningNow(): number {
+    return this.#running.size;
+  }
+
+  /** Handler runs that ended because their signal aborted, with the abort's reason. */
+  readonly aborted: Array<{ messageId: string; reason: string }> = [];
+
+  /**
+   * The test handlers with `orders.fulfil` recording its runs as `replica`, after waiting `delayMs`. A first delivery
+   * of a message `hangs` picks waits for its signal instead (and is recorded in `aborted`).
+   */
+  handlers(replica: string, delayMs = 0, hangs: (messageId: string) => boolean = () => false): HandlerMap {
     const fulfil = defineHandler({
       subject: "orders.fulfil",
       schema: z.object({ orderId: z.string() }),
@@ -138,6 +149,13 @@ export class SessionRecorder {
         this.maxConcurrentSessions = Math.max(this.maxConcurrentSessions, this.#running.size);
         this.runs.push({ replica, session, messageId: message.messageId });
         try {
+          if (message.deliveryCount === 0 && hangs(message.messageId)) {
+            await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+            this.aborted.push({
+              messageId: message.messageId,
+              reason: (signal.reason as Error)?.name ?? String(signal.reason),
+            });
+          }
           if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
           signal.throwIfAborted();
           await api.post(`orders/${encodeURIComponent(body.orderId)}/fulfilment`, {});
