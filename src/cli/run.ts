@@ -14,6 +14,7 @@ required:
   API_<NAME>_BASE_URL, API_<NAME>_SCOPE for each API a handler calls (scope: api://<appId>/.default)
 optional:
   AZURE_CLIENT_ID                       user-assigned identity's client id (system-assigned otherwise)
+  SERVICEBUS_SESSION_ENTITIES           those of SERVICEBUS_ENTITIES that require sessions (processed in order)
   API_<NAME>_CONCURRENCY, API_<NAME>_RATE_LIMIT (e.g. 10/1s)
 ${Object.values(TUNING)
   .map((s) => `  ${s.variable.padEnd(36)}  ${s.doc} (default ${String(s.default ?? "unset")})`)

@@ -4,7 +4,12 @@
  * times in a row; the orders API's journal records the order of calls.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+
+import { z } from "zod";
+
+import { defineHandler, defineHandlers } from "../../src/worker/handler.ts";
 
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import { assertConserved, report } from "./conservation.ts";
@@ -17,7 +22,7 @@ import {
   sessionEnv,
   sessionTopology,
 } from "./sessions-support.ts";
-import { startTestWorker } from "./support.ts";
+import { startTestWorker, until } from "./support.ts";
 
 const RUNS = 3;
 
@@ -65,6 +70,67 @@ describe("a session entity: in order within a session, sessions in parallel", ()
       } finally {
         await w.worker.stop();
       }
+    }
+  });
+
+  it("gives handlers the session: its id on ctx.message and ctx.session, its state as JSON kept across messages", async () => {
+    const seen: Array<{ sessionId: string | undefined; id: string | undefined; before: unknown }> = [];
+    const counter = defineHandler({
+      subject: "orders.count",
+      schema: z.object({}),
+      api: "orders",
+      roles: [],
+      handle: async ({ message, session }) => {
+        const before = await session?.getState();
+        seen.push({ sessionId: message.sessionId, id: session?.id, before });
+        await session?.setState({ count: ((before as { count?: number } | undefined)?.count ?? 0) + 1 });
+      },
+    });
+    const w = await startTestWorker(stack, sessionEnv(), undefined, defineHandlers([counter]));
+    try {
+      const ids = ["c1", "c2", "c3"].map((id) => `${id}-${randomUUID()}`);
+      await stack.send(
+        SESSION_QUEUE,
+        ids.map((messageId) => ({ messageId, sessionId: "counted", subject: "orders.count", body: {} })),
+      );
+      await w.settled(ids);
+      assert.deepEqual(seen, [
+        { sessionId: "counted", id: "counted", before: undefined },
+        { sessionId: "counted", id: "counted", before: { count: 1 } },
+        { sessionId: "counted", id: "counted", before: { count: 2 } },
+      ]);
+    } finally {
+      await w.worker.stop();
+    }
+    const receiver = await stack.admin.acceptSession(SESSION_QUEUE, "counted");
+    assert.deepEqual(await receiver.getSessionState(), { count: 3 });
+    await receiver.setSessionState(Buffer.alloc(0));
+    await receiver.close();
+  });
+
+  it("says to list a session entity in SERVICEBUS_SESSION_ENTITIES when it is received as a plain one, and the reverse", async () => {
+    const w = await startTestWorker(
+      stack,
+      sessionEnv({ SERVICEBUS_ENTITIES: `orders,${SESSION_QUEUE}`, SERVICEBUS_SESSION_ENTITIES: "orders" }),
+    );
+    try {
+      await until(() => w.log.lines().filter((l) => l.level === "warn" && l.entity).length >= 2, 15_000, "warnings").catch(
+        (e: Error) => assert.fail(`${e.message}: ${w.log.text().slice(-3000)}`),
+      );
+      const fixes = Object.fromEntries(
+        w.log
+          .lines()
+          .filter((l) => l.level === "warn" && l.fix)
+          .map((l) => [l.entity, l.fix]),
+      );
+      assert.equal(
+        fixes[SESSION_QUEUE],
+        `${SESSION_QUEUE} requires sessions: list it in SERVICEBUS_SESSION_ENTITIES (as well as in SERVICEBUS_ENTITIES)`,
+      );
+      assert.equal(fixes.orders, "orders does not require sessions: remove it from SERVICEBUS_SESSION_ENTITIES");
+      assert.equal(w.worker.readiness().ok, false);
+    } finally {
+      await w.worker.stop();
     }
   });
 
