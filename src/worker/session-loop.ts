@@ -45,6 +45,11 @@ export interface SessionLoopOptions {
   readonly maxLockRenewalMs: number;
   readonly onHealth: (healthy: boolean, problem?: string, fix?: string) => void;
   readonly fixFor: (code: string | undefined, message: string) => string;
+  /**
+   * Accepts the broker still holds are kept here until they end: the worker closes the client only after them, or
+   * the SDK's attach timer (60 s, not unref'd) would keep the stopped process alive.
+   */
+  readonly pendingAccepts: Set<Promise<unknown>>;
 }
 
 /** Pause of a slot whose accept found no session: the broker held the accept for its timeout already. */
@@ -118,6 +123,8 @@ export async function sessionLoop(o: SessionLoopOptions): Promise<void> {
         ? o.client().acceptNextSession(o.entity.queue, options)
         : o.client().acceptNextSession(o.entity.topic, o.entity.subscription, options),
     );
+    const pending = accepting.catch(() => undefined).finally(() => o.pendingAccepts.delete(pending));
+    o.pendingAccepts.add(pending);
     const stable = setTimeout(() => failures === 0 && healthy(), STABLE_AFTER_MS);
     stable.unref();
     try {

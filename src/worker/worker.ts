@@ -78,6 +78,7 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
   let preflight: PreflightResult | undefined;
   let healthPort: number | undefined;
   let loops: Promise<void>[] = [];
+  const pendingAccepts = new Set<Promise<unknown>>();
   let stopPromise: Promise<void> | undefined;
 
   // One bound on what the worker holds across all entities, shared fairly (src/worker/custody.ts).
@@ -207,6 +208,21 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       createServiceBusClient(config, deps, serviceBusCredential),
     );
     releasers.add("service bus client", () => client.close());
+    // Session entities get a client of their own whose operation timeout bounds how long the broker holds an accept
+    // of the next session: the SDK cannot abort that wait, and its timer keeps a stopped process alive until it ends.
+    const sessionClient =
+      config.sessionEntities.length === 0
+        ? client
+        : otelContext.with(ROOT_CONTEXT, () =>
+            createServiceBusClient(config, deps, serviceBusCredential, SESSION_ACCEPT_WAIT_MS),
+          );
+    if (sessionClient !== client) releasers.add("service bus session client", () => sessionClient.close());
+    // Released before the client: accepts still held end within the accept wait (the broker answers them).
+    releasers.add("pending session accepts", () =>
+      settlesWithin(Promise.allSettled([...pendingAccepts]), SESSION_ACCEPT_WAIT_MS + 1_000).then(
+        () => undefined,
+      ),
+    );
     log.info(
       config.serviceBus.kind === "identity"
         ? { namespace: config.serviceBus.fullyQualifiedNamespace, auth: "token credential" }
@@ -234,6 +250,8 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       if (requiresSession(config, entity)) {
         return sessionLoop({
           ...common,
+          client: () => sessionClient,
+          pendingAccepts,
           dispatch: (record, message, receiver, e, session) =>
             dispatcher.dispatch(record, message, receiver, e, session),
           maxSessions: config.maxConcurrentSessions,
@@ -330,12 +348,26 @@ const WORKER_SERVICE_BUS_OPTIONS: ServiceBusClientOptions = {
   retryOptions: { maxRetries: 1, retryDelayInMs: 1_000, maxRetryDelayInMs: 5_000 },
 };
 
+/** Longest the broker holds an accept of the next session (the session client's operation timeout). */
+const SESSION_ACCEPT_WAIT_MS = 5_000;
+
 function createServiceBusClient(
   config: WorkerConfig,
   deps: WorkerDeps,
   credential: TokenCredential | undefined,
+  maxOperationMs?: number,
 ): ServiceBusClient {
-  const options: ServiceBusClientOptions = deps.serviceBusClientOptions ?? WORKER_SERVICE_BUS_OPTIONS;
+  const given: ServiceBusClientOptions = deps.serviceBusClientOptions ?? WORKER_SERVICE_BUS_OPTIONS;
+  const options: ServiceBusClientOptions =
+    maxOperationMs === undefined
+      ? given
+      : {
+          ...given,
+          retryOptions: {
+            ...given.retryOptions,
+            timeoutInMs: Math.min(given.retryOptions?.timeoutInMs ?? maxOperationMs, maxOperationMs),
+          },
+        };
   if (config.serviceBus.kind === "connectionString") {
     return new ServiceBusClient(config.serviceBus.connectionString, options);
   }

@@ -71,7 +71,9 @@ describe("loadConfig", () => {
       `SERVICEBUS_SESSION_ENTITIES: "orders-by-order" is not in SERVICEBUS_ENTITIES: add it there too (this variable only says which of them require sessions)`,
     ]);
     assert.match(
-      problemsOf({ ...minimal, WORKER_MAX_CONCURRENT_SESSIONS: "0", WORKER_SESSION_IDLE_MS: "soon" }).join("\n"),
+      problemsOf({ ...minimal, WORKER_MAX_CONCURRENT_SESSIONS: "0", WORKER_SESSION_IDLE_MS: "soon" }).join(
+        "\n",
+      ),
       /WORKER_MAX_CONCURRENT_SESSIONS: expected a whole number from 1 to 1000, got "0"\n.*WORKER_SESSION_IDLE_MS: expected a whole number/,
     );
   });

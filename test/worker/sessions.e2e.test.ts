@@ -114,9 +114,11 @@ describe("a session entity: in order within a session, sessions in parallel", ()
       sessionEnv({ SERVICEBUS_ENTITIES: `orders,${SESSION_QUEUE}`, SERVICEBUS_SESSION_ENTITIES: "orders" }),
     );
     try {
-      await until(() => w.log.lines().filter((l) => l.level === "warn" && l.entity).length >= 2, 15_000, "warnings").catch(
-        (e: Error) => assert.fail(`${e.message}: ${w.log.text().slice(-3000)}`),
-      );
+      await until(
+        () => w.log.lines().filter((l) => l.level === "warn" && l.entity).length >= 2,
+        15_000,
+        "warnings",
+      ).catch((e: Error) => assert.fail(`${e.message}: ${w.log.text().slice(-3000)}`));
       const fixes = Object.fromEntries(
         w.log
           .lines()
@@ -127,7 +129,10 @@ describe("a session entity: in order within a session, sessions in parallel", ()
         fixes[SESSION_QUEUE],
         `${SESSION_QUEUE} requires sessions: list it in SERVICEBUS_SESSION_ENTITIES (as well as in SERVICEBUS_ENTITIES)`,
       );
-      assert.equal(fixes.orders, "orders does not require sessions: remove it from SERVICEBUS_SESSION_ENTITIES");
+      assert.equal(
+        fixes.orders,
+        "orders does not require sessions: remove it from SERVICEBUS_SESSION_ENTITIES",
+      );
       assert.equal(w.worker.readiness().ok, false);
     } finally {
       await w.worker.stop();
