@@ -4,11 +4,17 @@ export interface DemoMessage {
   readonly subject: string;
   readonly body: unknown;
   readonly shows: string;
+  /** Sent to the session queue (ORDERED_QUEUE) in this session, after the messages before it in the list. */
+  readonly session?: string;
 }
 
+/** The session queue of the ordered flow: the worker processes it session by session (SERVICEBUS_SESSION_ENTITIES). */
+export const ORDERED_QUEUE = "orders-by-order";
+
 /**
- * The mixed batch `keyless dev` sends: ordinary work, each kind of poison message, the missing-role story and
- * the two transient paths. Order ids that start with flaky-/throttled- make the sample API misbehave on purpose.
+ * The mixed batch `keyless dev` sends: ordinary work, each kind of poison message, the missing-role story, the two
+ * transient paths, and an ordered flow on the session queue. Order ids that start with flaky-/throttled-/slow- make
+ * the sample API misbehave on purpose.
  */
 export function demoMessages(run: string): DemoMessage[] {
   return [
@@ -54,5 +60,24 @@ export function demoMessages(run: string): DemoMessage[] {
       body: { orderId: `throttled-1-A-${run}-5` },
       shows: "a 429 with Retry-After: 1, honoured, then completes",
     },
+    // The ordered flow: order B's parcels in one session, the first one slow, the others waiting their turn; order
+    // C's session runs beside it.
+    ...[1, 2, 3].map((n) => ({
+      label: `B-${n}`,
+      subject: "orders.fulfil",
+      body: { orderId: `${n === 1 ? "slow-800-" : ""}B-${run}.${n}` },
+      shows:
+        n === 1
+          ? `order B, parcel 1 of 3 (slow): session B-${run} on ${ORDERED_QUEUE}`
+          : `order B, parcel ${n}: waits for parcel ${n - 1}, however quick it is`,
+      session: `B-${run}`,
+    })),
+    ...[1, 2].map((n) => ({
+      label: `C-${n}`,
+      subject: "orders.fulfil",
+      body: { orderId: `slow-200-C-${run}.${n}` },
+      shows: `order C, parcel ${n}: its own session, in parallel with B`,
+      session: `C-${run}`,
+    })),
   ];
 }

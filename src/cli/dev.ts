@@ -3,7 +3,7 @@ import { stdout } from "node:process";
 
 import type { OutcomeEvent } from "../worker/index.ts";
 import { parseCommandArgs } from "./args.ts";
-import { demoMessages } from "./demo-messages.ts";
+import { demoMessages, ORDERED_QUEUE } from "./demo-messages.ts";
 import { bold, devLogView, dim, green, red, watchWorker, yellow } from "./dev-view.ts";
 
 const HELP = `usage: keyless dev [--exit-when-idle] [--no-demo]
@@ -88,8 +88,12 @@ export async function run(argv: string[]): Promise<number> {
     ports: { identity: 0, api: 0, amqps: 0, amqp: 0, brokerHttp: 0 },
   });
   trustDevCaInProcess(stack.caCertPem);
+  const stackEnv = stack.env();
   const env: Record<string, string> = {
-    ...stack.env(), // WORKER_HEALTH_PORT=0 among them: a free port
+    ...stackEnv, // WORKER_HEALTH_PORT=0 among them: a free port
+    // The ordered flow's session queue beside the stack's queue.
+    SERVICEBUS_ENTITIES: `${stackEnv.SERVICEBUS_ENTITIES},${ORDERED_QUEUE}`,
+    SERVICEBUS_SESSION_ENTITIES: ORDERED_QUEUE,
     WORKER_BACKOFF_BASE_MS: "300",
     LOG_LEVEL: "info",
   };
@@ -130,7 +134,6 @@ export async function run(argv: string[]): Promise<number> {
       env.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE!,
       new ManagedIdentityCredential(),
     );
-    const sender = producer.createSender("orders");
     // Each demo message gets its own producer span, so each one reads as its own trace.
     const messages = await Promise.all(
       demo.map((d) =>
@@ -143,11 +146,16 @@ export async function run(argv: string[]): Promise<number> {
             subject: d.subject,
             body: d.body,
             applicationProperties: { ...traceProperties() },
+            ...(d.session ? { sessionId: d.session } : {}),
           };
         }),
       ),
     );
-    await sender.sendMessages(messages);
+    // One batch per queue, in list order: a session's messages keep the order they are listed in.
+    await producer.createSender("orders").sendMessages(messages.filter((m) => m.sessionId === undefined));
+    await producer
+      .createSender(ORDERED_QUEUE)
+      .sendMessages(messages.filter((m) => m.sessionId !== undefined));
     await producer.close();
     print(`sent ${demo.length} demo messages:`);
     for (const d of demo) print(dim(`  ${d.label.padEnd(10)} ${d.shows}`));

@@ -14,6 +14,8 @@ export const ATTR = {
   SERVICEBUS_DELIVERY_COUNT: "azure.servicebus.message.delivery_count",
   SERVICEBUS_ENQUEUED_TIME: "azure.servicebus.message.enqueued_time",
   SERVICEBUS_DISPOSITION: "azure.servicebus.disposition_status",
+  /** No semantic convention names a Service Bus session yet: ours, beside the azure.servicebus.message.* ones. */
+  SERVICEBUS_SESSION_ID: "azure.servicebus.message.session.id",
   SERVER_ADDRESS: "server.address",
   ERROR_TYPE: "error.type",
   HTTP_METHOD: "http.request.method",

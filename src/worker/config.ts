@@ -31,6 +31,10 @@ export type ServiceBusTarget =
 export interface WorkerConfig {
   readonly serviceBus: ServiceBusTarget;
   readonly entities: readonly EntityRef[];
+  /** Paths of the entities that require sessions (SERVICEBUS_SESSION_ENTITIES, a subset of `entities`). */
+  readonly sessionEntities: readonly string[];
+  readonly maxConcurrentSessions: number;
+  readonly sessionIdleMs: number;
   readonly apis: Readonly<Record<string, ApiConfig>>;
   readonly concurrency: number;
   readonly readAhead: number;
@@ -107,6 +111,16 @@ export const TUNING = {
     default: 10_000,
     doc: "time one settlement may take on the receive link, then again on the management link (by lock token); after that the lock is left to expire",
   },
+  maxConcurrentSessions: {
+    variable: "WORKER_MAX_CONCURRENT_SESSIONS",
+    default: 8,
+    doc: "sessions held at once per session entity, each processing one message at a time in order",
+  },
+  sessionIdleMs: {
+    variable: "WORKER_SESSION_IDLE_MS",
+    default: 2_000,
+    doc: "a held session with no message for this long is released, so another session gets its turn",
+  },
   maxDeliveries: {
     variable: "WORKER_MAX_DELIVERIES",
     default: undefined,
@@ -131,6 +145,8 @@ export const VARIABLES = {
     "Service Bus namespace host (managed identity); host:port for the local broker",
   SERVICEBUS_CONNECTION_STRING: "emulators only (development mode); ignored when the namespace is set",
   SERVICEBUS_ENTITIES: "queues or topic/subscriptions/name to receive from, comma-separated",
+  SERVICEBUS_SESSION_ENTITIES:
+    "those of SERVICEBUS_ENTITIES that require sessions (RequiresSession), same syntax: processed in order per session",
   AZURE_CLIENT_ID: "client id of a user-assigned managed identity; system-assigned when unset",
   AZURE_TENANT_ID:
     "workload identity (AKS) sets it: with AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE the credential choice picks workload identity; alone it changes nothing (the env file keyless stack writes has it)",
@@ -217,6 +233,7 @@ export function loadConfig(env: Env): WorkerConfig {
 
   const serviceBus = readServiceBus(read, problems);
   const entities = readEntities(read("SERVICEBUS_ENTITIES"), problems);
+  const sessionEntities = readSessionEntities(read("SERVICEBUS_SESSION_ENTITIES"), entities, problems);
   const apis = readApis(env, problems);
 
   const healthRaw = read(TUNING.healthPort.variable);
@@ -239,6 +256,10 @@ export function loadConfig(env: Env): WorkerConfig {
   const config: WorkerConfig = {
     serviceBus: serviceBus ?? { kind: "identity", fullyQualifiedNamespace: "" },
     entities,
+    sessionEntities,
+    maxConcurrentSessions:
+      integer(TUNING.maxConcurrentSessions, 1, 1000) ?? TUNING.maxConcurrentSessions.default,
+    sessionIdleMs: integer(TUNING.sessionIdleMs, 1, 600_000) ?? TUNING.sessionIdleMs.default,
     apis,
     concurrency: integer(TUNING.concurrency, 1, 1000) ?? TUNING.concurrency.default,
     readAhead: integer(TUNING.readAhead, 0, 1000) ?? TUNING.readAhead.default,
@@ -363,6 +384,38 @@ function readEntities(raw: string | undefined, problems: string[]): EntityRef[] 
   if (new Set(paths).size !== paths.length)
     problems.push(`SERVICEBUS_ENTITIES: lists an entity twice: "${raw}"`);
   return entities;
+}
+
+/**
+ * Which of `entities` require sessions. Nothing can ask Service Bus (the worker has no admin rights), so it is said
+ * here: each entry must also be in SERVICEBUS_ENTITIES, which stays the one list of what the worker receives from.
+ */
+function readSessionEntities(
+  raw: string | undefined,
+  entities: readonly EntityRef[],
+  problems: string[],
+): string[] {
+  if (!raw) return [];
+  const paths: string[] = [];
+  for (const part of raw.split(",").map((s) => s.trim())) {
+    const entity = parseEntity(part);
+    const listed = entity && entities.find((e) => e.path.toLowerCase() === entity.path.toLowerCase());
+    if (!entity) {
+      problems.push(
+        `SERVICEBUS_SESSION_ENTITIES: "${part}" is neither a queue name nor topic/subscriptions/name`,
+      );
+    } else if (!listed) {
+      problems.push(
+        `SERVICEBUS_SESSION_ENTITIES: "${part}" is not in SERVICEBUS_ENTITIES: add it there too (this variable only says which of them require sessions)`,
+      );
+    } else if (!paths.includes(listed.path)) paths.push(listed.path);
+  }
+  return paths;
+}
+
+/** True when the worker processes `entity` as sessions (it is in SERVICEBUS_SESSION_ENTITIES). */
+export function requiresSession(config: Pick<WorkerConfig, "sessionEntities">, entity: EntityRef): boolean {
+  return config.sessionEntities.includes(entity.path);
 }
 
 function readApis(env: Env, problems: string[]): Record<string, ApiConfig> {

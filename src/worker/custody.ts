@@ -150,15 +150,17 @@ export class Custody {
   async reserve(
     entity: string,
     signal: AbortSignal,
-    options: { atLeast?: () => number } = {},
+    options: { atLeast?: () => number; max?: number } = {},
   ): Promise<Reservation> {
     // `atLeast` (asked again after every change): a standing window tops up in batches, not one credit at a time.
+    // `max`: a session receives one message at a time, so it asks for one credit, never the entity's whole room.
+    const grantable = () => Math.min(this.#grantable(entity), options.max ?? Number.POSITIVE_INFINITY);
     const enough = (credit: number) =>
       credit > 0 && credit >= Math.min(options.atLeast?.() ?? 1, this.#ceiling(entity));
-    let credit = this.#grantable(entity);
+    let credit = grantable();
     while (!enough(credit)) {
       await this.#waitForChange(signal);
-      credit = this.#grantable(entity);
+      credit = grantable();
     }
     const usage = this.#usage(entity);
     usage.reserved += credit;
@@ -212,6 +214,17 @@ export class Custody {
     const usage = this.#usage(entity);
     usage.idle = false;
     return this.#hold(entity, usage, onRelease);
+  }
+
+  /**
+   * `entity` found nothing to receive without a reservation to say it with (no session to accept): while it holds and
+   * reserves nothing it counts as empty, keeping a probe credit and lending the rest of its share, as after a drain.
+   */
+  lookedEmpty(entity: string): void {
+    const usage = this.#usage(entity);
+    if (usage.idle || usage.held + usage.reserved > 0) return;
+    usage.idle = true;
+    this.#wake();
   }
 
   /** Resolves when nothing is held (the reservations of stopped receive loops are already admitted). */

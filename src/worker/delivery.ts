@@ -10,7 +10,7 @@ import { createApiClient, type RoleTokenSource } from "./api-client.ts";
 import { retryDelayMs, sleep } from "./backoff.ts";
 import type { ApiConfig, WorkerConfig } from "./config.ts";
 import { InvalidBodyError, LockLostError, NoHandlerError } from "./errors.ts";
-import type { Handler, HandlerMap, MessageInfo } from "./handler.ts";
+import type { Handler, HandlerMap, HandlerSession, MessageInfo } from "./handler.ts";
 import {
   attemptsUsedUp,
   classifyFailure,
@@ -35,6 +35,7 @@ export type ReceivedMessage = Pick<
   | "enqueuedTimeUtc"
   | "correlationId"
   | "applicationProperties"
+  | "sessionId"
 >;
 
 export interface DeliverySignals {
@@ -57,6 +58,8 @@ export interface DeliveryDeps {
   readonly tokenHealth?: TokenHealth;
   /** Told of each in-process retry: the attempt that failed, the wait, and why (redacted). */
   readonly onRetry?: (attempt: number, delayMs: number, reason: string) => void;
+  /** The message's session, for a session entity's message (ctx.session). */
+  readonly session?: HandlerSession | undefined;
 }
 
 /**
@@ -101,6 +104,7 @@ export function messageInfo(
     correlationId: message.correlationId === undefined ? undefined : String(message.correlationId),
     applicationProperties: message.applicationProperties ?? {},
     entity,
+    sessionId: message.sessionId,
   };
 }
 
@@ -203,6 +207,7 @@ export async function runDelivery(
       signal,
       log,
       attempt,
+      session: deps.session,
     };
     try {
       await abortable(handler.handle(ctx), signal);

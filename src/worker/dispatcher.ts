@@ -12,7 +12,7 @@ import type { ApiConfig, EntityRef, WorkerConfig } from "./config.ts";
 import { type DeliverySignals, messageInfo, type Route, routeOf, runDelivery } from "./delivery.ts";
 import type { CustodyRecord } from "./custody.ts";
 import type { WorkerEvents } from "./events.ts";
-import type { HandlerMap, MessageInfo } from "./handler.ts";
+import type { HandlerMap, HandlerSession, MessageInfo } from "./handler.ts";
 import { keepLockRenewed, type LockKeeper } from "./lock-renewal.ts";
 import { lockLost, type Outcome, spanStatusOf, stopping } from "./outcome.ts";
 import { settle, type SettlePath } from "./settle.ts";
@@ -82,13 +82,18 @@ export class Dispatcher {
     for (const entry of this.#waiting) entry.cancel();
   }
 
-  /** Takes one received message in custody to its settlement. Never throws; `record` is released at the end. */
+  /**
+   * Takes one received message in custody to its settlement. Never throws; `record` is released at the end. Resolves
+   * then with how it was settled (undefined when dispatch failed unexpectedly): a session waits for it before
+   * receiving its next message. A session's message comes with the session's lock (no lock of its own can be renewed).
+   */
   dispatch(
     record: CustodyRecord,
     message: ServiceBusReceivedMessage,
     receiver: ServiceBusReceiver,
     entity: EntityRef,
-  ): void {
+    session?: SessionDelivery,
+  ): Promise<SettlePath | undefined> {
     workerMetrics.inFlight().add(1, { [ATTR.MESSAGING_DESTINATION]: entity.path });
     // Routed and described once, here; everything after uses these.
     const route = routeOf(message, this.#o.handlers);
@@ -100,8 +105,11 @@ export class Dispatcher {
       messageId: excerpt(info.messageId, 200),
       ...(info.subject !== undefined ? { subject: excerpt(info.subject, 200) } : {}),
       deliveryCount: info.deliveryCount,
+      ...(info.sessionId !== undefined ? { sessionId: excerpt(info.sessionId, 200) } : {}),
     }));
-    const lock = keepLockRenewed(receiver, message, { maxRenewalMs: this.#o.config.maxLockRenewalMs, log });
+    const lock =
+      session?.lock ??
+      keepLockRenewed(receiver, message, { maxRenewalMs: this.#o.config.maxLockRenewalMs, log });
     const delivery: Delivery = {
       record,
       message,
@@ -113,12 +121,14 @@ export class Dispatcher {
       log,
       receivedAt: Date.now(),
       signals: { draining: this.#o.draining, abortNow: this.#o.abortNow, lockLost: lock.lockLost },
+      session: session?.context,
     };
-    void (async () => {
+    return (async () => {
       try {
-        await this.#process(delivery);
+        return await this.#process(delivery);
       } catch (error) {
         log.error({ err: error }, "dispatch failed unexpectedly; the message returns after its lock expires");
+        return undefined;
       } finally {
         lock.stop();
         workerMetrics.inFlight().add(-1, { [ATTR.MESSAGING_DESTINATION]: entity.path });
@@ -208,6 +218,7 @@ export class Dispatcher {
             tokenHealth: health,
             config: this.#o.config,
             log: d.log,
+            session: d.session,
             ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
             onRetry: (attempt, delayMs, reason) =>
               this.#o.events.emit({
@@ -230,11 +241,11 @@ export class Dispatcher {
     }
   }
 
-  async #process(d: Delivery): Promise<void> {
+  async #process(d: Delivery): Promise<SettlePath> {
     const { entity, info } = d;
     const producer = producerContext(info.applicationProperties);
     const producerSpan = producer ? trace.getSpanContext(producer) : undefined;
-    await withSpan(
+    return withSpan(
       `process ${entity.path}`,
       {
         kind: SpanKind.CONSUMER,
@@ -253,6 +264,7 @@ export class Dispatcher {
             ? { [ATTR.MESSAGING_CONVERSATION_ID]: info.correlationId }
             : {}),
           [ATTR.SERVICEBUS_DELIVERY_COUNT]: info.deliveryCount,
+          ...(info.sessionId !== undefined ? { [ATTR.SERVICEBUS_SESSION_ID]: info.sessionId } : {}),
           ...(info.enqueuedTime
             ? { [ATTR.SERVICEBUS_ENQUEUED_TIME]: Math.floor(info.enqueuedTime.getTime() / 1000) }
             : {}),
@@ -295,6 +307,7 @@ export class Dispatcher {
           durationMs: Date.now() - d.receivedAt,
           traceId,
         });
+        return settlePath;
       },
     );
   }
@@ -312,6 +325,14 @@ interface Delivery {
   readonly log: Logger;
   readonly receivedAt: number;
   readonly signals: DeliverySignals;
+  readonly session: HandlerSession | undefined;
+}
+
+/** What a session's message brings along (session-loop.ts): the session's lock and what its handler may know. */
+export interface SessionDelivery {
+  /** The session lock seen from this message: lost aborts its handler; `stop` ends this message's renewal limit. */
+  readonly lock: LockKeeper;
+  readonly context: HandlerSession;
 }
 
 function queueFor(api: ApiConfig): PQueue {

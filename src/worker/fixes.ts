@@ -18,12 +18,13 @@ export function serviceBusErrorOf(error: unknown): { code: string | undefined; m
   };
 }
 
-/** How to fix a failure to receive from `entity`, by the SDK's error code. */
+/** How to fix a failure to receive from `entity`, by the SDK's error code (and, where the code is vague, its words). */
 export function receiveFix(
   code: string | undefined,
   entity: EntityRef,
   config: WorkerConfig,
   objectId?: string,
+  message = "",
 ): string {
   const host =
     config.serviceBus.kind === "identity"
@@ -44,6 +45,15 @@ export function receiveFix(
       `--scope "$(az servicebus namespace show --name ${namespace} --resource-group <resource-group> --query id -o tsv)${scopePath}" ` +
       `(assign it directly to the identity, not through a group; allow up to 10 minutes)`
     );
+  }
+  // Both refusals come as amqp:not-allowed, which the SDK reports as a GeneralError: told apart by Azure's words.
+  if (/requires sessions to create a non-sessionful/i.test(message)) {
+    return `${entity.path} requires sessions: list it in SERVICEBUS_SESSION_ENTITIES (as well as in SERVICEBUS_ENTITIES)`;
+  }
+  if (
+    /sessionful message receiver cannot be created on an entity that does not require sessions/i.test(message)
+  ) {
+    return `${entity.path} does not require sessions: remove it from SERVICEBUS_SESSION_ENTITIES`;
   }
   if (code === "MessagingEntityNotFound") {
     return `no such entity ${entity.path} in ${host}: create it, or correct SERVICEBUS_ENTITIES`;

@@ -17,6 +17,21 @@ export interface MessageInfo {
   readonly applicationProperties: Readonly<Record<string, unknown>>;
   /** The queue or topic/subscriptions/name it came from. */
   readonly entity: string;
+  /** The session it belongs to (messages of one session are handled one at a time, in order); undefined without. */
+  readonly sessionId: string | undefined;
+}
+
+/**
+ * The session a message of a session entity (SERVICEBUS_SESSION_ENTITIES) belongs to. Its messages reach handlers
+ * one at a time, in the order they were sent; the state is one JSON value per session kept by Service Bus, read and
+ * written under the session's lock (so no other handler of the session runs meanwhile, on this or another replica).
+ */
+export interface HandlerSession {
+  readonly id: string;
+  /** The session's state as last set (JSON), or undefined when none was set. */
+  getState(): Promise<unknown>;
+  /** Replaces the session's state with `state` (JSON-serialisable); undefined removes it. */
+  setState(state: unknown): Promise<void>;
 }
 
 /** The one argument a handler gets. */
@@ -32,6 +47,8 @@ export interface HandlerContext<Body> {
   readonly log: Logger;
   /** 1 for the first attempt in this delivery. */
   readonly attempt: number;
+  /** The message's session, for messages of a session entity; undefined for every other message. */
+  readonly session: HandlerSession | undefined;
 }
 
 /** A handler: one kind of message, the API it calls, the roles it needs there, and what to do. */

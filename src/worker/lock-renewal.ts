@@ -1,4 +1,4 @@
-import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
+import type { ServiceBusReceivedMessage } from "@azure/service-bus";
 import type { Logger } from "pino";
 
 import { LockLostError } from "./errors.ts";
@@ -16,14 +16,22 @@ export interface LockKeeper {
   stop(): void;
 }
 
+/** Something with a lock that expires and can be renewed: a peek-lock message, or a session (session-lock.ts). */
+export interface Locked {
+  readonly lockedUntilUtc?: Date | undefined;
+}
+
+/** The errors that say a lock is gone for good: renewing again cannot help. */
+const LOCK_LOST_CODES = new Set(["MessageLockLost", "SessionLockLost"]);
+
 /**
  * Keeps a peek-lock message's lock alive from receipt until it is settled, for at most `maxRenewalMs`.
  * We renew ourselves (the SDK's auto-renewal is off) so that a lost lock aborts the handler instead of letting it
- * finish work whose settlement would fail.
+ * finish work whose settlement would fail. A session's lock is kept the same way (session-lock.ts).
  */
-export function keepLockRenewed(
-  receiver: Pick<ServiceBusReceiver, "renewMessageLock">,
-  message: ServiceBusReceivedMessage,
+export function keepLockRenewed<M extends Locked = ServiceBusReceivedMessage>(
+  receiver: { renewMessageLock(message: M): Promise<unknown> },
+  message: M,
   options: { maxRenewalMs: number; log: Logger; now?: () => number },
 ): LockKeeper {
   const now = options.now ?? Date.now;
@@ -66,7 +74,7 @@ export function keepLockRenewed(
       renewing = false;
       const code = (error as { code?: string }).code;
       const lockedUntil = message.lockedUntilUtc?.getTime() ?? 0;
-      if (code !== "MessageLockLost" && lockedUntil - now() > 2_000 && !stopped) {
+      if (!LOCK_LOST_CODES.has(code ?? "") && lockedUntil - now() > 2_000 && !stopped) {
         options.log.warn({ err: excerpt(String(error)) }, "lock renewal failed; trying again");
         timer = setTimeout(renew, 1_000);
         return;

@@ -37,8 +37,8 @@ export interface ReceiveLoopOptions {
   readonly log: Logger;
   /** Told whether the loop is currently receiving successfully (readiness), and if not why and what to do. */
   readonly onHealth: (healthy: boolean, problem?: string, fix?: string) => void;
-  /** What to do about a receive failure with this SDK error code (src/worker/fixes.ts). */
-  readonly fixFor: (code: string | undefined) => string;
+  /** What to do about a receive failure with this SDK error code and message (src/worker/fixes.ts). */
+  readonly fixFor: (code: string | undefined, message: string) => string;
   /** How long credit may stand unused before the entity counts as empty and lends its share. Default 5 s. */
   readonly maxWaitMs?: number;
 }
@@ -164,7 +164,7 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
     const { code, message } = serviceBusErrorOf(args.error);
     const cause = code ?? args.error.name;
     const problem = excerpt(`${cause}: ${message}`, 300);
-    const fix = o.fixFor(code);
+    const fix = o.fixFor(code, message);
     o.onHealth(false, problem, fix);
     // Said once per cause at warn, with the fix; the SDK's retries that follow go to debug. The cloud may heal.
     if (cause !== lastProblem) {

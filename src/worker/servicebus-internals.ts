@@ -28,6 +28,8 @@ interface SdkManagementClient {
       deadLetterReason?: string;
       deadLetterDescription?: string;
       timeoutInMs?: number;
+      /** A session's message is settled under its session's lock: the request names the session. */
+      sessionId?: string;
     },
   ): Promise<void>;
 }
@@ -79,19 +81,23 @@ export async function settleByLockToken(
   if (!management || !lockToken) {
     throw new Error("this @azure/service-bus version offers no settlement by lock token");
   }
+  const common = {
+    timeoutInMs: timeoutMs,
+    ...(message.sessionId !== undefined ? { sessionId: message.sessionId } : {}),
+  };
   if (disposition.kind === "complete") {
-    await management.updateDispositionStatus(lockToken, "complete", { timeoutInMs: timeoutMs });
+    await management.updateDispositionStatus(lockToken, "complete", common);
   } else if (disposition.kind === "abandon") {
     await management.updateDispositionStatus(lockToken, "abandon", {
+      ...common,
       propertiesToModify: { ...disposition.properties },
-      timeoutInMs: timeoutMs,
     });
   } else {
     await management.updateDispositionStatus(lockToken, "deadletter", {
+      ...common,
       propertiesToModify: { ...disposition.properties },
       deadLetterReason: disposition.reason,
       deadLetterDescription: disposition.description,
-      timeoutInMs: timeoutMs,
     });
   }
 }

@@ -37,6 +37,8 @@ export interface RunHandlerOptions {
   readonly respond?: (call: RecordedCall) => RecordedAnswer | Promise<RecordedAnswer>;
   /** Roles the token carries; default exactly the handler's. */
   readonly grantedRoles?: readonly string[];
+  /** Runs it as a message of this session (ctx.session), whose state starts as `state`. */
+  readonly session?: { readonly id: string; readonly state?: unknown };
 }
 
 const BASE_URL = "https://api.test.invalid/";
@@ -44,14 +46,27 @@ const BASE_URL = "https://api.test.invalid/";
 export async function runHandler(
   handler: Handler,
   options: RunHandlerOptions,
-): Promise<{ outcome: Outcome; calls: readonly RecordedCall[] }> {
+): Promise<{ outcome: Outcome; calls: readonly RecordedCall[]; sessionState?: unknown }> {
   const calls: RecordedCall[] = [];
+  // The session's state as Service Bus would keep it: JSON in, JSON out.
+  let state = options.session?.state === undefined ? undefined : JSON.stringify(options.session.state);
+  const session = options.session && {
+    id: options.session.id,
+    getState: async () => (state === undefined ? undefined : (JSON.parse(state) as unknown)),
+    setState: async (next: unknown) => void (state = next === undefined ? undefined : JSON.stringify(next)),
+  };
+  const ended = (outcome: Outcome) => ({
+    outcome,
+    calls,
+    ...(session ? { sessionState: state === undefined ? undefined : (JSON.parse(state) as unknown) } : {}),
+  });
   const info = {
     ...messageInfo(
       { messageId: "test-message", deliveryCount: 0, subject: handler.subject, body: options.body },
       handler.subject,
       "test-entity",
     ),
+    ...(session ? { sessionId: session.id } : {}),
     ...options.message,
   };
   const facts = { attempts: 1, deliveryCount: info.deliveryCount };
@@ -59,7 +74,7 @@ export async function runHandler(
   try {
     body = parseBody({ body: options.body }, handler);
   } catch (error) {
-    return { outcome: decide(error, { ...facts, attempts: 0 }), calls };
+    return ended(decide(error, { ...facts, attempts: 0 }));
   }
   const api: ApiConfig = {
     name: handler.api.toLowerCase(),
@@ -131,10 +146,11 @@ export async function runHandler(
       signal: controller.signal,
       log: pino({ level: "silent" }),
       attempt: 1,
+      session,
     });
-    return { outcome: complete, calls };
+    return ended(complete);
   } catch (error) {
-    return { outcome: decide(error, facts), calls };
+    return ended(decide(error, facts));
   }
 }
 

@@ -4,7 +4,7 @@ import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
 import type { RoleTokenSource } from "./api-client.ts";
-import { missingApiFix, type WorkerConfig } from "./config.ts";
+import { missingApiFix, requiresSession, type WorkerConfig } from "./config.ts";
 import { type CredentialSource, resourceOf } from "../identity/index.ts";
 import { Custody } from "./custody.ts";
 import { Dispatcher } from "./dispatcher.ts";
@@ -17,6 +17,7 @@ import { createLifecycle, type WorkerState } from "./lifecycle.ts";
 import { type PreflightResult, runPreflight } from "./preflight.ts";
 import { receiveLoop } from "./receive-loop.ts";
 import { Releasers } from "./releasers.ts";
+import { sessionLoop } from "./session-loop.ts";
 import { settlesWithin, withinTime } from "../shared/time-limit.ts";
 import { reportingCredential, SERVICE_BUS_SCOPE, SERVICE_BUS_SOURCE, TokenHealth } from "./token-health.ts";
 
@@ -77,6 +78,7 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
   let preflight: PreflightResult | undefined;
   let healthPort: number | undefined;
   let loops: Promise<void>[] = [];
+  const pendingAccepts = new Set<Promise<unknown>>();
   let stopPromise: Promise<void> | undefined;
 
   // One bound on what the worker holds across all entities, shared fairly (src/worker/custody.ts).
@@ -206,6 +208,21 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       createServiceBusClient(config, deps, serviceBusCredential),
     );
     releasers.add("service bus client", () => client.close());
+    // Session entities get a client of their own whose operation timeout bounds how long the broker holds an accept
+    // of the next session: the SDK cannot abort that wait, and its timer keeps a stopped process alive until it ends.
+    const sessionClient =
+      config.sessionEntities.length === 0
+        ? client
+        : otelContext.with(ROOT_CONTEXT, () =>
+            createServiceBusClient(config, deps, serviceBusCredential, SESSION_ACCEPT_WAIT_MS),
+          );
+    if (sessionClient !== client) releasers.add("service bus session client", () => sessionClient.close());
+    // Released before the client: accepts still held end within the accept wait (the broker answers them).
+    releasers.add("pending session accepts", () =>
+      settlesWithin(Promise.allSettled([...pendingAccepts]), SESSION_ACCEPT_WAIT_MS + 1_000).then(
+        () => undefined,
+      ),
+    );
     log.info(
       config.serviceBus.kind === "identity"
         ? { namespace: config.serviceBus.fullyQualifiedNamespace, auth: "token credential" }
@@ -213,26 +230,46 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       "connecting to Service Bus",
     );
 
-    loops = config.entities.map((entity) =>
-      receiveLoop({
+    loops = config.entities.map((entity) => {
+      const common = {
         client: () => client,
         entity,
         custody,
         tokenHealth,
-        dispatch: (record, message, receiver, e) => dispatcher.dispatch(record, message, receiver, e),
         stop: draining.signal,
         log,
-        ...(deps.receiveWaitMs !== undefined ? { maxWaitMs: deps.receiveWaitMs } : {}),
-        onHealth: (receiving, problem, fix) =>
+        onHealth: (receiving: boolean, problem?: string, fix?: string) =>
           entityHealth.set(
             entity.path,
             problem === undefined ? { receiving } : { receiving, problem, ...(fix ? { fix } : {}) },
           ),
-        fixFor: (code) => receiveFix(code, entity, config, preflight?.objectId),
-      }),
-    );
+        fixFor: (code: string | undefined, message: string) =>
+          receiveFix(code, entity, config, preflight?.objectId, message),
+      };
+      // A session entity is processed session by session, in order (session-loop.ts); any other by a credit window.
+      if (requiresSession(config, entity)) {
+        return sessionLoop({
+          ...common,
+          client: () => sessionClient,
+          pendingAccepts,
+          dispatch: (record, message, receiver, e, session) =>
+            dispatcher.dispatch(record, message, receiver, e, session),
+          maxSessions: config.maxConcurrentSessions,
+          idleMs: config.sessionIdleMs,
+          maxLockRenewalMs: config.maxLockRenewalMs,
+        });
+      }
+      return receiveLoop({
+        ...common,
+        dispatch: (record, message, receiver, e) => void dispatcher.dispatch(record, message, receiver, e),
+        ...(deps.receiveWaitMs !== undefined ? { maxWaitMs: deps.receiveWaitMs } : {}),
+      });
+    });
     lifecycle.set("running", {
       entities: config.entities.map((e) => e.path),
+      ...(config.sessionEntities.length > 0
+        ? { sessionEntities: config.sessionEntities, maxConcurrentSessions: config.maxConcurrentSessions }
+        : {}),
       concurrency: config.concurrency,
     });
   };
@@ -311,12 +348,26 @@ const WORKER_SERVICE_BUS_OPTIONS: ServiceBusClientOptions = {
   retryOptions: { maxRetries: 1, retryDelayInMs: 1_000, maxRetryDelayInMs: 5_000 },
 };
 
+/** Longest the broker holds an accept of the next session (the session client's operation timeout). */
+const SESSION_ACCEPT_WAIT_MS = 5_000;
+
 function createServiceBusClient(
   config: WorkerConfig,
   deps: WorkerDeps,
   credential: TokenCredential | undefined,
+  maxOperationMs?: number,
 ): ServiceBusClient {
-  const options: ServiceBusClientOptions = deps.serviceBusClientOptions ?? WORKER_SERVICE_BUS_OPTIONS;
+  const given: ServiceBusClientOptions = deps.serviceBusClientOptions ?? WORKER_SERVICE_BUS_OPTIONS;
+  const options: ServiceBusClientOptions =
+    maxOperationMs === undefined
+      ? given
+      : {
+          ...given,
+          retryOptions: {
+            ...given.retryOptions,
+            timeoutInMs: Math.min(given.retryOptions?.timeoutInMs ?? maxOperationMs, maxOperationMs),
+          },
+        };
   if (config.serviceBus.kind === "connectionString") {
     return new ServiceBusClient(config.serviceBus.connectionString, options);
   }

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { until } from "../worker/support.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-const SETTLED = "all 7 demo messages settled — Ctrl-C for the summary";
+const SETTLED = "all 12 demo messages settled — Ctrl-C for the summary";
 
 /** `keyless dev` (what `npm start` runs) as people watch it: until it goes quiet, then Ctrl-C. */
 describe("keyless dev", () => {
@@ -39,12 +39,21 @@ describe("keyless dev", () => {
     const settled = lines.findIndex((l) => l.startsWith(SETTLED));
     assert.ok(settled > 0, output);
     const outcomes = lines.filter((l) => /^ {2}(✔ completed|✖ dead-letter)/.test(l));
-    assert.equal(outcomes.length, 7, output);
-    assert.equal(lines.filter((l) => /^ {2}┌ spans of /.test(l)).length, 7, output);
+    assert.equal(outcomes.length, 12, output);
+    assert.equal(lines.filter((l) => /^ {2}┌ spans of /.test(l)).length, 12, output);
     assert.ok(
       lines.findLastIndex((l) => /^ {2}(✔ completed|✖ dead-letter|┌ spans of )/.test(l)) < settled,
       "nothing of the demo comes after the settled line",
     );
+  });
+
+  it("shows the ordered flow: order B's parcels complete in order although the first is slow, beside order C", () => {
+    const lines = output.split("\n");
+    const completed = (label: string) =>
+      lines.findIndex((l) => new RegExp(`^ {2}✔ completed\\s+${label} `).test(l));
+    const [b1, b2, b3, c1] = ["B-1", "B-2", "B-3", "C-1"].map(completed);
+    assert.ok(b1! > 0 && b1! < b2! && b2! < b3!, `B in order: ${b1}, ${b2}, ${b3}\n${output}`);
+    assert.ok(c1! > 0 && c1! < b1!, "order C's session ran beside B's slow first parcel");
   });
 
   it("prints the preflight as a table, not as an escaped log string", () => {
@@ -66,6 +75,6 @@ describe("keyless dev", () => {
     const [code] = (await once(child, "exit")) as [number | null];
     assert.equal(code, 0, output);
     assert.match(output, /\nsummary\n/);
-    assert.match(output, /4 completed, 3 dead-lettered, 3 in-process retries/);
+    assert.match(output, /9 completed, 3 dead-lettered, 3 in-process retries/);
   });
 });

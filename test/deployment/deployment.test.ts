@@ -106,11 +106,14 @@ describe("docker-compose.yml", () => {
     assert.ok(workerServices.length >= 2);
     for (const [name, service] of workerServices) {
       const config = loadConfig(envOf(service));
+      // The official emulator's config has no session queue; the local platform's has orders-by-order.
+      const sessions = name === "worker" ? ["orders-by-order"] : [];
       assert.deepEqual(
         config.entities.map((e) => e.path),
-        ["orders"],
+        ["orders", ...sessions],
         name,
       );
+      assert.deepEqual(config.sessionEntities, sessions, name);
       assert.equal(config.apis.orders?.scope, "api://568c0ca2-0405-43bd-8d4c-bfdfd3f66f42/.default", name);
     }
   });

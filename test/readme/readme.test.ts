@@ -41,7 +41,7 @@ const EXPECTED_OUTPUT: Array<[RegExp, RegExp]> = [
   [/ grant /, /granted: /],
   [/ dlq resubmit /, /resubmitted 1 message\(s\) to orders/],
   [/ doctor/, /roles for orders\.refund\s+FAIL .*keyless grant/],
-  [/^npm start/, /\nsummary\n[\s\S]*4 completed, 3 dead-lettered/],
+  [/^npm start/, /\nsummary\n[\s\S]*9 completed, 3 dead-lettered/],
 ];
 
 /** Printed once a long-running command is ready for the next step. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { loadConfig } from "../../src/worker/config.ts";
+import { loadConfig, requiresSession } from "../../src/worker/config.ts";
 import { ConfigError } from "../../src/worker/errors.ts";
 
 const minimal = {
@@ -50,6 +50,32 @@ describe("loadConfig", () => {
       ["orders", "events/subscriptions/audit"],
     );
     assert.equal(config.entities[1]?.kind, "subscription");
+  });
+
+  it("marks the entities of SERVICEBUS_SESSION_ENTITIES as requiring sessions, with the session settings' defaults", () => {
+    const config = loadConfig({
+      ...minimal,
+      SERVICEBUS_ENTITIES: "orders, orders-by-order, events/subscriptions/audit",
+      SERVICEBUS_SESSION_ENTITIES: "orders-by-order, events/Subscriptions/audit",
+    });
+    assert.deepEqual(config.sessionEntities, ["orders-by-order", "events/subscriptions/audit"]);
+    assert.equal(requiresSession(config, config.entities[0]!), false);
+    assert.equal(requiresSession(config, config.entities[1]!), true);
+    assert.equal(config.maxConcurrentSessions, 8);
+    assert.equal(config.sessionIdleMs, 2_000);
+    assert.deepEqual(loadConfig(minimal).sessionEntities, []);
+  });
+
+  it("refuses a session entity that SERVICEBUS_ENTITIES does not list, saying to add it there", () => {
+    assert.deepEqual(problemsOf({ ...minimal, SERVICEBUS_SESSION_ENTITIES: "orders-by-order" }), [
+      `SERVICEBUS_SESSION_ENTITIES: "orders-by-order" is not in SERVICEBUS_ENTITIES: add it there too (this variable only says which of them require sessions)`,
+    ]);
+    assert.match(
+      problemsOf({ ...minimal, WORKER_MAX_CONCURRENT_SESSIONS: "0", WORKER_SESSION_IDLE_MS: "soon" }).join(
+        "\n",
+      ),
+      /WORKER_MAX_CONCURRENT_SESSIONS: expected a whole number from 1 to 1000, got "0"\n.*WORKER_SESSION_IDLE_MS: expected a whole number/,
+    );
   });
 
   it("reports every problem at once, each naming its variable", () => {

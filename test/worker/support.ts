@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { dirname } from "node:path";
 
 import type { OutcomeEvent } from "../../src/worker/dispatcher.ts";
+import type { HandlerMap } from "../../src/worker/handler.ts";
 import { createWorkerFromEnv } from "../../src/worker/start.ts";
 import type { WorkerHandle } from "../../src/worker/worker.ts";
 import { memoryLogger, type TestStack } from "../support/stack.ts";
@@ -37,12 +38,13 @@ export async function startTestWorker(
   stack: TestStack,
   overrides: Record<string, string> = {},
   env: Record<string, string> = stack.workerEnv(overrides),
+  handlers: HandlerMap = testHandlers,
 ): Promise<TestWorker> {
   const log = memoryLogger("info");
   const outcomes = new Map<string, OutcomeEvent>();
   const { worker } = createWorkerFromEnv({
     env,
-    handlers: testHandlers,
+    handlers,
     logger: log.logger,
     receiveWaitMs: 500,
     serviceBusClientOptions: { retryOptions: { maxRetries: 3, retryDelayInMs: 200, timeoutInMs: 10_000 } },
