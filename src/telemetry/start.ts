@@ -69,14 +69,19 @@ export async function startTelemetry(
   }
 
   // Loaded only when something is recorded: the SDK and its exporters are ~40 MB of a worker's memory.
-  const [{ NodeSDK }, { BatchSpanProcessor, ConsoleSpanExporter }, { PeriodicExportingMetricReader }] =
-    await Promise.all([
-      import("@opentelemetry/sdk-node"),
-      import("@opentelemetry/sdk-trace"),
-      import("@opentelemetry/sdk-metrics"),
-    ]);
-  const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
-  const { OTLPMetricExporter } = await import("@opentelemetry/exporter-metrics-otlp-http");
+  const [
+    { NodeSDK },
+    { BatchSpanProcessor, ConsoleSpanExporter },
+    { PeriodicExportingMetricReader },
+    { OTLPTraceExporter },
+    { OTLPMetricExporter },
+  ] = await Promise.all([
+    import("@opentelemetry/sdk-node"),
+    import("@opentelemetry/sdk-trace"),
+    import("@opentelemetry/sdk-metrics"),
+    import("@opentelemetry/exporter-trace-otlp-http"),
+    import("@opentelemetry/exporter-metrics-otlp-http"),
+  ]);
   const { traces, metrics } = exporters;
   const spanProcessors: SpanProcessor[] = [...extra];
   if (traces.kind === "otlp") {

@@ -1,31 +1,22 @@
 import type {
   MessageHandlers,
   ProcessErrorArgs,
-  ServiceBusClient,
   ServiceBusReceivedMessage,
   ServiceBusReceiver,
 } from "@azure/service-bus";
 import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
 import { suppressTracing } from "@opentelemetry/core";
-import type { Logger } from "pino";
 
-import { retryDelayMs, sleep } from "./backoff.ts";
+import { sleep } from "./backoff.ts";
 import type { EntityRef } from "./config.ts";
-import type { Custody, CustodyRecord, Reservation } from "./custody.ts";
-import type { TokenHealth } from "./token-health.ts";
-import { serviceBusErrorOf } from "./fixes.ts";
+import type { CustodyRecord, Reservation } from "./custody.ts";
+import { type EntityLoopOptions, receiveHealth } from "./entity-loop.ts";
 import { type LinkCredit, takeLinkCredit } from "./servicebus-internals.ts";
 import { abortable } from "../shared/abortable.ts";
 import { excerpt } from "../shared/redact.ts";
 import { settlesWithin } from "../shared/time-limit.ts";
 
-export interface ReceiveLoopOptions {
-  readonly client: () => ServiceBusClient;
-  readonly entity: EntityRef;
-  /** Grants credit and owns what it brings, across all entities (the worker's one bound). */
-  readonly custody: Custody;
-  /** Receiving pauses while any token source is down: nothing is taken that could not be processed. */
-  readonly tokenHealth: TokenHealth;
+export interface ReceiveLoopOptions extends EntityLoopOptions {
   /** Takes the message to its settlement and then releases `record`. */
   readonly dispatch: (
     record: CustodyRecord,
@@ -33,12 +24,6 @@ export interface ReceiveLoopOptions {
     receiver: ServiceBusReceiver,
     entity: EntityRef,
   ) => void;
-  readonly stop: AbortSignal;
-  readonly log: Logger;
-  /** Told whether the loop is currently receiving successfully (readiness), and if not why and what to do. */
-  readonly onHealth: (healthy: boolean, problem?: string, fix?: string) => void;
-  /** What to do about a receive failure with this SDK error code and message (src/worker/fixes.ts). */
-  readonly fixFor: (code: string | undefined, message: string) => string;
   /** How long credit may stand unused before the entity counts as empty and lends its share. Default 5 s. */
   readonly maxWaitMs?: number;
 }
@@ -94,8 +79,7 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
   let isAttached = false;
   let draining: Promise<void> | undefined;
   let lastActivity = Date.now();
-  let lastProblem: string | undefined;
-  let failures = 0; // receive errors since the link last stood
+  const health = receiveHealth(o, "receiving failed again; retrying");
   let stable: NodeJS.Timeout | undefined;
 
   const outstanding = () => grants.reduce((n, g) => n + g.reservation.remaining, 0);
@@ -112,14 +96,6 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
     return grant ? grant.reservation.take() : o.custody.adopt(path);
   };
 
-  const healthy = () => {
-    failures = 0;
-    if (lastProblem !== undefined) {
-      o.log.info({ entity: path }, "receiving again");
-      lastProblem = undefined;
-    }
-    o.onHealth(true);
-  };
   /** The SDK's current link is open: a refused attach (answered, then detached at once) may be seen in either order. */
   const linkOpen = () => (credit?.current() as { isOpen?: () => boolean } | undefined)?.isOpen?.() !== false;
   const onAttached = () => {
@@ -131,18 +107,11 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
     attached.resolve();
     // A link that failed before may be attached only to be detached again (a missing entity, a refused role): it
     // counts as receiving once it has stood a while or brought a message, so the problem is said once.
-    if (failures === 0) healthy();
+    if (health.failures === 0) health.recovered();
     else {
       clearTimeout(stable);
-      stable = setTimeout(() => isAttached && linkOpen() && healthy(), STABLE_AFTER_MS);
+      stable = setTimeout(() => isAttached && linkOpen() && health.recovered(), STABLE_AFTER_MS);
       stable.unref();
-    }
-  };
-
-  /** Before each attach: after failures, wait (with backoff) so a link refused at once is not re-attached hot. */
-  const beforeAttach = async () => {
-    if (failures > 0 && !o.stop.aborted) {
-      await sleep(retryDelayMs(failures, { baseMs: 500, maxMs: 10_000 }), o.stop).catch(() => undefined);
     }
   };
 
@@ -155,34 +124,25 @@ export async function receiveLoop(o: ReceiveLoopOptions): Promise<void> {
       return;
     }
     if (o.stop.aborted) return;
-    failures += 1;
     clearTimeout(stable);
     if (isAttached) {
       isAttached = false;
       attached = Promise.withResolvers<void>();
     }
-    const { code, message } = serviceBusErrorOf(args.error);
-    const cause = code ?? args.error.name;
-    const problem = excerpt(`${cause}: ${message}`, 300);
-    const fix = o.fixFor(code, message);
-    o.onHealth(false, problem, fix);
-    // Said once per cause at warn, with the fix; the SDK's retries that follow go to debug. The cloud may heal.
-    if (cause !== lastProblem) {
-      o.log.warn({ entity: path, err: problem, fix }, `cannot receive from ${path}: ${fix} (retrying)`);
-      lastProblem = cause;
-    } else o.log.debug({ entity: path, err: problem }, "receiving failed again; retrying");
+    health.failed(args.error);
   };
 
   const handlers: MessageHandlers & { preInitialize(): Promise<void>; postInitialize(): Promise<void> } = {
     processMessage: async (message) => {
       lastActivity = Date.now();
-      if (failures > 0) healthy();
+      if (health.failures > 0) health.recovered();
       o.dispatch(recordFor(), message, receiver, o.entity);
     },
     processError: async (args) => onError(args),
     // The SDK calls these around each link attach, postInitialize before the credit it would have granted: internal
     // hooks of the same SDK version as servicebus-internals.ts (without them the loop receives but never says so).
-    preInitialize: beforeAttach,
+    // Before each attach: after failures, a backoff, so a link refused at once is not re-attached hot.
+    preInitialize: () => health.backoff(),
     postInitialize: async () => onAttached(),
   };
   const subscription = receiver.subscribe(handlers, {

@@ -1,32 +1,28 @@
 import type {
-  ServiceBusClient,
   ServiceBusReceivedMessage,
   ServiceBusReceiver,
   ServiceBusSessionReceiver,
 } from "@azure/service-bus";
 import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
-import type { Logger } from "pino";
 
-import { retryDelayMs, sleep } from "./backoff.ts";
+import { sleep } from "./backoff.ts";
 import type { EntityRef } from "./config.ts";
-import type { Custody, CustodyRecord } from "./custody.ts";
+import type { CustodyRecord } from "./custody.ts";
 import type { SessionDelivery } from "./dispatcher.ts";
+import { type EntityLoopOptions, receiveHealth } from "./entity-loop.ts";
 import { serviceBusErrorOf } from "./fixes.ts";
 import { sessionContext, sessionLock } from "./session-lock.ts";
 import type { SettlePath } from "./settle.ts";
-import type { TokenHealth } from "./token-health.ts";
 import { abortable } from "../shared/abortable.ts";
 import { linkedAbort } from "../shared/linked-abort.ts";
 import { excerpt } from "../shared/redact.ts";
 import { settlesWithin } from "../shared/time-limit.ts";
 
-export interface SessionLoopOptions {
-  readonly client: () => ServiceBusClient;
-  readonly entity: EntityRef;
-  /** Each message a session receives is reserved here first: sessions count against the worker's one bound. */
-  readonly custody: Custody;
-  /** No session is accepted, and a held one is released, while any token source is down. */
-  readonly tokenHealth: TokenHealth;
+/**
+ * A session entity's loop: each message a session receives is reserved in the custody first, and no session is
+ * accepted (a held one is released) while any token source is down.
+ */
+export interface SessionLoopOptions extends EntityLoopOptions {
   /** Takes the message to its settlement, releases `record`, and says how it was settled. */
   readonly dispatch: (
     record: CustodyRecord,
@@ -35,16 +31,12 @@ export interface SessionLoopOptions {
     entity: EntityRef,
     session: SessionDelivery,
   ) => Promise<SettlePath | undefined>;
-  readonly stop: AbortSignal;
-  readonly log: Logger;
   /** Sessions held at once (WORKER_MAX_CONCURRENT_SESSIONS). */
   readonly maxSessions: number;
   /** A held session that brings no message for this long is released (WORKER_SESSION_IDLE_MS). */
   readonly idleMs: number;
   /** How long one message's run keeps its session's lock renewed (WORKER_MAX_LOCK_RENEWAL_MS). */
   readonly maxLockRenewalMs: number;
-  readonly onHealth: (healthy: boolean, problem?: string, fix?: string) => void;
-  readonly fixFor: (code: string | undefined, message: string) => string;
   /**
    * Accepts the broker still holds are kept here until they end: the worker closes the client only after them, or
    * the SDK's attach timer (60 s, not unref'd) would keep the stopped process alive.
@@ -80,35 +72,11 @@ const NOTHING_TO_ACCEPT = new Set(["ServiceTimeout", "SessionCannotBeLocked"]);
 export async function sessionLoop(o: SessionLoopOptions): Promise<void> {
   const path = o.entity.path;
   let held = 0; // sessions held by the slots
-  let failures = 0; // accept refusals since the last success
-  let lastProblem: string | undefined;
+  const health = receiveHealth(o, "accepting a session failed again; retrying");
   const stopped = new Promise<typeof STOPPED>((resolve) => {
     if (o.stop.aborted) resolve(STOPPED);
     else o.stop.addEventListener("abort", () => resolve(STOPPED), { once: true });
   });
-
-  const healthy = () => {
-    failures = 0;
-    if (lastProblem !== undefined) {
-      o.log.info({ entity: path }, "receiving again");
-      lastProblem = undefined;
-    }
-    o.onHealth(true);
-  };
-
-  const refused = (error: unknown) => {
-    failures += 1;
-    const { code, message } = serviceBusErrorOf(error);
-    const cause = code ?? (error as Error)?.name ?? "Error";
-    const problem = excerpt(`${cause}: ${message}`, 300);
-    const fix = o.fixFor(code, message);
-    o.onHealth(false, problem, fix);
-    // Once per cause at warn, with the fix; the same again goes to debug.
-    if (cause !== lastProblem) {
-      o.log.warn({ entity: path, err: problem, fix }, `cannot receive from ${path}: ${fix} (retrying)`);
-      lastProblem = cause;
-    } else o.log.debug({ entity: path, err: problem }, "accepting a session failed again; retrying");
-  };
 
   /** The next available session, or undefined when there is none now (or the worker is stopping). */
   const accept = async (): Promise<ServiceBusSessionReceiver | undefined> => {
@@ -125,24 +93,24 @@ export async function sessionLoop(o: SessionLoopOptions): Promise<void> {
     );
     const pending = accepting.catch(() => undefined).finally(() => o.pendingAccepts.delete(pending));
     o.pendingAccepts.add(pending);
-    const stable = setTimeout(() => failures === 0 && healthy(), STABLE_AFTER_MS);
+    const stable = setTimeout(() => health.failures === 0 && health.recovered(), STABLE_AFTER_MS);
     stable.unref();
     try {
       // The SDK cannot abort an attach the broker holds: on stop, stop waiting and close what it brings later.
       const receiver = await abortable(accepting, o.stop);
-      healthy();
+      health.recovered();
       return receiver;
     } catch (error) {
       accepting.then((late) => late.close()).catch(() => undefined);
       if (o.stop.aborted) return undefined;
       if (NOTHING_TO_ACCEPT.has(serviceBusErrorOf(error).code ?? "")) {
-        healthy();
+        health.recovered();
         if (held === 0) o.custody.lookedEmpty(path); // nothing anywhere: lend the share, as an empty entity does
         await sleep(NO_SESSION_PAUSE_MS, o.stop).catch(() => undefined);
         return undefined;
       }
-      refused(error);
-      await sleep(retryDelayMs(failures, { baseMs: 500, maxMs: 10_000 }), o.stop).catch(() => undefined);
+      health.failed(error);
+      await health.backoff();
       return undefined;
     } finally {
       clearTimeout(stable);

@@ -8,6 +8,7 @@ import { missingApiFix, requiresSession, type WorkerConfig } from "./config.ts";
 import { type CredentialSource, resourceOf } from "../identity/index.ts";
 import { Custody } from "./custody.ts";
 import { Dispatcher } from "./dispatcher.ts";
+import type { EntityLoopOptions } from "./entity-loop.ts";
 import { type WorkerEventOf, WorkerEvents, type WorkerEventType } from "./events.ts";
 import { ConfigError, ShutdownAbortError } from "./errors.ts";
 import { receiveFix, tokenFix } from "./fixes.ts";
@@ -231,20 +232,19 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
     );
 
     loops = config.entities.map((entity) => {
-      const common = {
+      const common: EntityLoopOptions = {
         client: () => client,
         entity,
         custody,
         tokenHealth,
         stop: draining.signal,
         log,
-        onHealth: (receiving: boolean, problem?: string, fix?: string) =>
+        onHealth: (receiving, problem, fix) =>
           entityHealth.set(
             entity.path,
             problem === undefined ? { receiving } : { receiving, problem, ...(fix ? { fix } : {}) },
           ),
-        fixFor: (code: string | undefined, message: string) =>
-          receiveFix(code, entity, config, preflight?.objectId, message),
+        fixFor: (code, message) => receiveFix(code, entity, config, preflight?.objectId, message),
       };
       // A session entity is processed session by session, in order (session-loop.ts); any other by a credit window.
       if (requiresSession(config, entity)) {
