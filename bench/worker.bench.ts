@@ -18,7 +18,10 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 
 type Result = Record<string, number | number[]>;
@@ -102,7 +105,10 @@ async function parent(): Promise<void> {
       void (async () => {
         if (how.preload) await send(count);
         // BENCH_CHILD_ARGS: Node options for the consumers only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+        // A keyless consumer runs as bin/keyless runs it: its Node flags and its compile cache (warm after the first).
+        const keyless = name.startsWith("keyless");
         const nodeArgs = [
+          ...(keyless ? keylessNodeFlags : []),
           ...(process.env.BENCH_CHILD_ARGS?.split(" ").filter(Boolean) ?? []),
           ...(how.nodeArgs ?? []),
         ];
@@ -117,6 +123,7 @@ async function parent(): Promise<void> {
               WORKER_HEALTH_PORT: "off",
               LOG_LEVEL: "warn",
               BENCH_COUNT: String(count),
+              ...(keyless ? { NODE_COMPILE_CACHE: compileCache } : {}),
               ...how.extraEnv,
             },
             stdio: ["ignore", "pipe", "inherit"],
@@ -145,6 +152,10 @@ async function parent(): Promise<void> {
       })().catch(reject);
     });
 
+  const keylessNodeFlags = readFileSync(new URL("../bin/node-flags", import.meta.url), "utf8")
+    .split(/\s+/)
+    .filter(Boolean);
+  const compileCache = process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), "keyless-node-compile-cache");
   const table: Record<string, Result[]> = {};
   const add = (row: string, r: Result) => (table[row] ??= []).push(r);
   console.log(

@@ -68,20 +68,13 @@ export async function startTelemetry(
     return { mode, shutdown: async () => undefined };
   }
 
-  // Loaded only when something is recorded: the SDK and its exporters are ~40 MB of a worker's memory.
   const [
     { NodeSDK },
     { BatchSpanProcessor, ConsoleSpanExporter },
     { PeriodicExportingMetricReader },
     { OTLPTraceExporter },
     { OTLPMetricExporter },
-  ] = await Promise.all([
-    import("@opentelemetry/sdk-node"),
-    import("@opentelemetry/sdk-trace"),
-    import("@opentelemetry/sdk-metrics"),
-    import("@opentelemetry/exporter-trace-otlp-http"),
-    import("@opentelemetry/exporter-metrics-otlp-http"),
-  ]);
+  ] = await loadTelemetrySdk();
   const { traces, metrics } = exporters;
   const spanProcessors: SpanProcessor[] = [...extra];
   if (traces.kind === "otlp") {
@@ -120,6 +113,22 @@ export async function startTelemetry(
       }
     },
   };
+}
+
+/**
+ * The OpenTelemetry SDK and its exporters, loaded only when something is recorded: they are ~40 MB of a worker's
+ * memory. Also what the worker image loads at build time to fill its compile cache (bin/fill-compile-cache.ts).
+ */
+export function loadTelemetrySdk() {
+  return Promise.all([
+    import("@opentelemetry/sdk-node"),
+    import("@opentelemetry/sdk-trace"),
+    import("@opentelemetry/sdk-metrics"),
+    import("@opentelemetry/exporter-trace-otlp-http"),
+    import("@opentelemetry/exporter-metrics-otlp-http"),
+    import("@azure/core-tracing"),
+    import("@azure/opentelemetry-instrumentation-azure-sdk"),
+  ]);
 }
 
 /**
