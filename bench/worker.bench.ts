@@ -6,12 +6,14 @@
  * - the same with a handler calling a 20 ms API with a role-scoped token;
  * - latency overhead at a fixed send rate both sustain: enqueue→complete minus the API's 20 ms, p50/p99;
  * - keyless with telemetry on (OTLP/HTTP to a local receiver) vs off, no-op handler;
+ * - the no-op rows again with a network round trip between consumer and broker (BENCH_RTT_MS, default 4 ms; a
+ *   delaying TCP proxy on loopback): loopback alone hides what a real namespace costs per round trip;
  * - process start → ready (/readyz's condition), from each keyless run;
  * - RSS while keyless drains a large backlog, sampled every second.
  *
  *   npm run bench                      full: 3000 backlog, 5 rounds, 50 000 for RSS
  *   BENCH_QUICK=1 npm run bench        quick: 600 backlog, 3 rounds, 5 000 for RSS
- *   env: BENCH_MESSAGES, BENCH_ROUNDS, BENCH_BACKLOG, BENCH_RATE, BENCH_CONCURRENCY
+ *   env: BENCH_MESSAGES, BENCH_ROUNDS, BENCH_BACKLOG, BENCH_RATE, BENCH_CONCURRENCY, BENCH_RTT_MS (0: no such rows)
  *
  * The local stack (identity, broker, sample API) runs in this process; each consumer runs in its own child process
  * so its memory and telemetry set-up are its own.
@@ -22,7 +24,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from "node:net";
 
 type Result = Record<string, number | number[]>;
 type Scenario = "keyless-noop" | "keyless-api" | "raw-noop" | "raw-api" | "ceiling";
@@ -66,6 +68,9 @@ async function parent(): Promise<void> {
   }).listen(0, "127.0.0.1");
   await new Promise((r) => otlp.once("listening", r));
   const otlpUrl = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
+  const rttMs = Number(process.env.BENCH_RTT_MS ?? 4);
+  const broker = stack.env().SERVICEBUS_FULLY_QUALIFIED_NAMESPACE!;
+  const farBroker = rttMs > 0 ? await delayingProxy(Number(broker.split(":").pop()), rttMs / 2) : undefined;
   const producer = new ServiceBusClient(stack.env().SERVICEBUS_CONNECTION_STRING!);
   const sender = producer.createSender("orders");
 
@@ -99,7 +104,13 @@ async function parent(): Promise<void> {
   const run = (
     name: Scenario,
     count: number,
-    how: { preload: boolean; rate?: number; extraEnv?: Record<string, string>; nodeArgs?: string[] },
+    how: {
+      preload: boolean;
+      rate?: number;
+      extraEnv?: Record<string, string>;
+      nodeArgs?: string[];
+      far?: boolean;
+    },
   ) =>
     new Promise<Result>((resolve, reject) => {
       void (async () => {
@@ -124,6 +135,9 @@ async function parent(): Promise<void> {
               LOG_LEVEL: "warn",
               BENCH_COUNT: String(count),
               ...(keyless ? { NODE_COMPILE_CACHE: compileCache } : {}),
+              ...(how.far && farBroker
+                ? { SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: `localhost:${farBroker.port}` }
+                : {}),
               ...how.extraEnv,
             },
             stdio: ["ignore", "pipe", "inherit"],
@@ -174,6 +188,15 @@ async function parent(): Promise<void> {
         "no-op  keyless + OTLP, 10 % sampled",
         () => run("keyless-noop", n, { preload: true, extraEnv: { ...otel, ...sampled } }),
       ],
+      ...(farBroker
+        ? ([
+            [`no-op  keyless @ ${rttMs} ms RTT`, () => run("keyless-noop", n, { preload: true, far: true })],
+            [
+              `no-op  raw subscribe() @ ${rttMs} ms RTT`,
+              () => run("raw-noop", n, { preload: true, far: true }),
+            ],
+          ] as Array<[string, () => Promise<Result>]>)
+        : []),
       [`${API_MS}ms API keyless`, () => run("keyless-api", n, { preload: true })],
       [`${API_MS}ms API raw subscribe()`, () => run("raw-api", n, { preload: true })],
       [`latency @${rate}/s keyless`, () => run("keyless-api", rate * rateSeconds, { preload: false, rate })],
@@ -214,6 +237,10 @@ async function parent(): Promise<void> {
   console.log(
     `  no-op keyless / ceiling:          ${(100 * r("no-op  keyless", "no-op  ceiling (receive-and-delete)")).toFixed(0)} % (goal ≥ 50 %)`,
   );
+  if (farBroker)
+    console.log(
+      `  no-op keyless / raw @ ${rttMs} ms RTT: ${r(`no-op  keyless @ ${rttMs} ms RTT`, `no-op  raw subscribe() @ ${rttMs} ms RTT`).toFixed(2)}×`,
+    );
   console.log(
     `  ${API_MS} ms API keyless / raw:        ${r(`${API_MS}ms API keyless`, `${API_MS}ms API raw subscribe()`).toFixed(2)}× (goal ≥ 1.0)`,
   );
@@ -242,8 +269,40 @@ async function parent(): Promise<void> {
     );
   }
   await producer.close();
+  farBroker?.close();
   otlp.close();
   await stack.close();
+}
+
+/**
+ * A TCP proxy on loopback that holds every chunk `oneWayMs` in each direction (in order), so the consumer behind it
+ * meets the broker across a round trip of twice that, as a worker meets a namespace across a network.
+ */
+async function delayingProxy(target: number, oneWayMs: number): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const forward = (from: Socket, to: Socket) => {
+    from.on("data", (chunk: Buffer) => setTimeout(() => to.writable && to.write(chunk), oneWayMs));
+    from.on("close", () => setTimeout(() => to.destroy(), oneWayMs));
+    from.on("error", () => from.destroy());
+  };
+  const server = createTcpServer((client) => {
+    const upstream = connect(target, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      s.setNoDelay(true);
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+    }
+    forward(client, upstream);
+    forward(upstream, client);
+  }).listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
 
 /** Least-squares slope of evenly spaced samples, per sample. */

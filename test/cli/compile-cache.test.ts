@@ -20,7 +20,8 @@ function runWithout(env: Record<string, string>) {
         timeout: 60_000,
         maxBuffer: 64 * 1024 * 1024, // the cache's log has lines for every module
       },
-      (error, stdout, stderr) => resolve({ code: error ? (error.code ?? error.signal) : 0, stdout, stderr }),
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (error.code ?? error.signal ?? null) : 0, stdout, stderr }),
     );
   });
 }
