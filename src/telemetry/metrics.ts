@@ -15,8 +15,9 @@ export const workerMetrics = {
   processingDuration: lazy(() =>
     meter().createHistogram("keyless.message.duration", { description: "receipt to settlement", unit: "ms" }),
   ),
+  // Observed from the custody when metrics are collected, not counted per message: it holds the number anyway.
   inFlight: lazy(() =>
-    meter().createUpDownCounter("keyless.messages.in_flight", {
+    meter().createObservableUpDownCounter("keyless.messages.in_flight", {
       description: "messages received and not yet settled",
     }),
   ),

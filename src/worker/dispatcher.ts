@@ -94,7 +94,6 @@ export class Dispatcher {
     entity: EntityRef,
     session?: SessionDelivery,
   ): Promise<SettlePath | undefined> {
-    workerMetrics.inFlight().add(1, { [ATTR.MESSAGING_DESTINATION]: entity.path });
     // Routed and described once, here; everything after uses these.
     const route = routeOf(message, this.#o.handlers);
     const info = messageInfo(message, route.subject, entity.path);
@@ -131,7 +130,6 @@ export class Dispatcher {
         return undefined;
       } finally {
         lock.stop();
-        workerMetrics.inFlight().add(-1, { [ATTR.MESSAGING_DESTINATION]: entity.path });
         record.release();
       }
     })();

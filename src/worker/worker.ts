@@ -1,6 +1,6 @@
 import type { TokenCredential } from "@azure/identity";
 import { ServiceBusClient, type ServiceBusClientOptions } from "@azure/service-bus";
-import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
+import { type ObservableResult, context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
 import type { RoleTokenSource } from "./api-client.ts";
@@ -20,6 +20,8 @@ import { receiveLoop } from "./receive-loop.ts";
 import { Releasers } from "./releasers.ts";
 import { sessionLoop } from "./session-loop.ts";
 import { settlesWithin, withinTime } from "../shared/time-limit.ts";
+import { ATTR } from "../telemetry/attributes.ts";
+import { workerMetrics } from "../telemetry/metrics.ts";
 import { reportingCredential, SERVICE_BUS_SCOPE, SERVICE_BUS_SOURCE, TokenHealth } from "./token-health.ts";
 
 export interface WorkerDeps {
@@ -192,6 +194,15 @@ export function createWorker(config: WorkerConfig, deps: WorkerDeps): WorkerHand
       releasers.add("health server", () => health.close());
       log.info({ port: health.port }, "health endpoints listening on /healthz and /readyz");
     }
+
+    // keyless.messages.in_flight: what the custody holds per entity, read when metrics are collected.
+    const inFlight = workerMetrics.inFlight();
+    const observeInFlight = (result: ObservableResult) => {
+      for (const [path, e] of Object.entries(custody.snapshot().entities))
+        result.observe(e.held, { [ATTR.MESSAGING_DESTINATION]: path });
+    };
+    inFlight.addCallback(observeInFlight);
+    releasers.add("in-flight metric", () => inFlight.removeCallback(observeInFlight));
 
     const firstPreflight = checkRoles();
     if (config.failOnMissingRoles) {
