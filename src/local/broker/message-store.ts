@@ -87,6 +87,8 @@ export interface StoreStats {
   locked: number;
   scheduled: number;
   deferred: number;
+  /** The most messages locked at once since the entity was made: exact, where sampling `locked` can miss a peak. */
+  mostLocked: number;
 }
 
 export class MessageStore {
@@ -103,6 +105,7 @@ export class MessageStore {
   readonly #messages = new Map<number, StoredMessage>();
   readonly #available = new SeqHeap<StoredMessage>();
   readonly #locks = new Map<string, StoredMessage>();
+  #mostLocked = 0;
   readonly #consumers: Consumer[] = [];
   #rr = 0;
   #pumping = false;
@@ -311,7 +314,7 @@ export class MessageStore {
   }
 
   stats(): StoreStats {
-    const s: StoreStats = { active: 0, locked: 0, scheduled: 0, deferred: 0 };
+    const s: StoreStats = { active: 0, locked: 0, scheduled: 0, deferred: 0, mostLocked: this.#mostLocked };
     for (const m of this.#messages.values()) s[m.state]++;
     return s;
   }
@@ -390,6 +393,7 @@ export class MessageStore {
       m.lock = { token, lockedUntilMs: Date.now() + this.settings.lockDurationMs, timer };
     }
     this.#locks.set(token, m);
+    if (this.#locks.size > this.#mostLocked) this.#mostLocked = this.#locks.size;
   }
 
   #lockLost(): AmqpRefusal {

@@ -27,6 +27,8 @@ export interface EntityStats {
   kind: EntityKind;
   active: number;
   locked: number;
+  /** The most messages locked at once since the entity was made (for a session entity, the sum of its sessions'). */
+  mostLocked: number;
   scheduled: number;
   deferred: number;
   deadLettered: number;
@@ -273,6 +275,7 @@ export class Namespace {
         kind: "topic",
         active: 0,
         locked: 0,
+        mostLocked: 0,
         scheduled: t.scheduled.size,
         deferred: 0,
         deadLettered: 0,

@@ -241,9 +241,11 @@ export class SessionStore {
   }
 
   stats(): StoreStats {
-    const total: StoreStats = { active: 0, locked: 0, scheduled: 0, deferred: 0 };
+    // mostLocked: the sum of each session's peak, an upper bound (the peaks need not fall together).
+    const total: StoreStats = { active: 0, locked: 0, scheduled: 0, deferred: 0, mostLocked: 0 };
     for (const s of this.#sessions.values()) {
       const one = s.store.stats();
+      total.mostLocked += one.mostLocked;
       total.active += one.active;
       total.locked += one.locked;
       total.scheduled += one.scheduled;

@@ -155,6 +155,7 @@ describe("inspection endpoint", () => {
           kind: "queue",
           active: 1,
           locked: 0,
+          mostLocked: 1, // the one received and dead-lettered
           scheduled: 0,
           deferred: 0,
           deadLettered: 1,
