@@ -74,6 +74,8 @@ export async function startTelemetry(
     { PeriodicExportingMetricReader },
     { OTLPTraceExporter },
     { OTLPMetricExporter },
+    coreTracing,
+    { AzureSdkInstrumentation },
   ] = await loadTelemetrySdk();
   const { traces, metrics } = exporters;
   const spanProcessors: SpanProcessor[] = [...extra];
@@ -95,7 +97,10 @@ export async function startTelemetry(
     instrumentations: [],
   });
   sdk.start();
-  await instrumentAzureSdk();
+  // The Azure SDK's own spans. Its instrumentation patches @azure/core-tracing when it is required, which misses ESM
+  // imports; applying the same patch to the ESM module we (and the SDK) import works for both.
+  for (const definition of new AzureSdkInstrumentation().getModuleDefinitions())
+    definition.patch?.(coreTracing);
   const origins = [traces, metrics].flatMap((e) => (e.kind === "otlp" ? [new URL(e.url).origin] : []));
   const destination = origins.length > 0 ? ` to ${[...new Set(origins)].join(" and ")}` : "";
   return {
@@ -149,16 +154,4 @@ function otlpUrl(env: Env, signal: "traces" | "metrics"): string | undefined {
   if (specific) return specific;
   const general = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
   return general ? `${general.replace(/\/+$/, "")}/v1/${signal}` : undefined;
-}
-
-/**
- * Turns on the Azure SDK's own spans. Its instrumentation patches @azure/core-tracing when it is required, which
- * misses ESM imports; applying the same patch to the ESM module we (and the SDK) import works for both.
- */
-async function instrumentAzureSdk(): Promise<void> {
-  const coreTracing = await import("@azure/core-tracing");
-  const { AzureSdkInstrumentation } = await import("@azure/opentelemetry-instrumentation-azure-sdk");
-  for (const definition of new AzureSdkInstrumentation().getModuleDefinitions()) {
-    definition.patch?.(coreTracing);
-  }
 }
