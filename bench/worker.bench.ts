@@ -13,7 +13,8 @@
  *
  *   npm run bench                      full: 3000 backlog, 5 rounds, 50 000 for RSS
  *   BENCH_QUICK=1 npm run bench        quick: 600 backlog, 3 rounds, 5 000 for RSS
- *   env: BENCH_MESSAGES, BENCH_ROUNDS, BENCH_BACKLOG, BENCH_RATE, BENCH_CONCURRENCY, BENCH_RTT_MS (0: no such rows)
+ *   env: BENCH_MESSAGES, BENCH_ROUNDS, BENCH_BACKLOG, BENCH_RATE, BENCH_CONCURRENCY, BENCH_RTT_MS (0: no such rows);
+ *   other WORKER_* variables reach the keyless consumers as they are (e.g. WORKER_READ_AHEAD=16)
  *
  * The local stack (identity, broker, sample API) runs in this process; each consumer runs in its own child process
  * so its memory and telemetry set-up are its own.
@@ -173,7 +174,7 @@ async function parent(): Promise<void> {
   const table: Record<string, Result[]> = {};
   const add = (row: string, r: Result) => (table[row] ??= []).push(r);
   console.log(
-    `${quick ? "quick" : "full"}: ${n} backlog per throughput run, ${rounds} rounds interleaved, concurrency ${concurrency} (keyless: WORKER_CONCURRENCY ${concurrency} + WORKER_READ_AHEAD 2), latency at ${rate} msg/s for ${rateSeconds} s, RSS over ${backlog}`,
+    `${quick ? "quick" : "full"}: ${n} backlog per throughput run, ${rounds} rounds interleaved, concurrency ${concurrency} (keyless: WORKER_CONCURRENCY ${concurrency} + WORKER_READ_AHEAD ${process.env.WORKER_READ_AHEAD ?? 2}), latency at ${rate} msg/s for ${rateSeconds} s, RSS over ${backlog}`,
   );
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl };
   // Head sampling, as a busy deployment would set it: a tenth of the messages' traces recorded (metrics unchanged).
