@@ -33,6 +33,8 @@ export interface TestStack extends LocalStack {
 export interface EntityCounts {
   active: number;
   locked: number;
+  /** The most locked at once since the entity was made, counted by the broker at each lock. */
+  mostLocked: number;
   scheduled: number;
   deferred: number;
   deadLettered: number;

@@ -93,15 +93,13 @@ describe("one custody across entities: WORKER_CONCURRENCY + WORKER_READ_AHEAD bo
           `locked at the broker at most ${JSON.stringify(most)}`,
         );
         assert.ok(most.total <= 6, `total locked ${most.total} within the budget of 6`);
-        // Exact, not sampled: the broker counts at each lock. A message's room comes back when its disposition is
-        // queued, before the broker confirms it; its replacement's credit must still reach the broker after it.
-        const peak = (name: string) =>
-          (
-            stack.broker.stats() as unknown as { entities: Array<{ name: string; mostLocked: number }> }
-          ).entities.find((e) => e.name === name)?.mostLocked ?? 0;
+        // Exact, not sampled: the broker counts at each lock, so a credit that reached it before the settlement it
+        // replaces (see "What one worker holds" in docs/configuration.md) shows here even when sampling misses it.
+        const peak = async (name: string) => (await stack.waitForCounts(name, () => true)).mostLocked;
+        const [peakA, peakB] = [await peak("orders"), await peak("orders-b")];
         assert.ok(
-          peak("orders") <= 3 && peak("orders-b") <= 3,
-          `the broker never had more than 3 locked on either: ${peak("orders")}, ${peak("orders-b")}`,
+          peakA <= 3 && peakB <= 3,
+          `the broker never had more than 3 locked on either: ${peakA}, ${peakB}`,
         );
         assert.ok(
           most.orders === 3 && most["orders-b"] === 3,
