@@ -11,6 +11,9 @@
  * - process start → ready (/readyz's condition), from each keyless run;
  * - RSS while keyless drains a large backlog, sampled every second.
  *
+ * Each throughput row gives the CPU per message of the consumer and of this process (the broker): a row whose
+ * consumer is well below a core is bound by the round trips, not by its own work.
+ *
  *   npm run bench                      full: 3000 backlog, 5 rounds, 50 000 for RSS
  *   BENCH_QUICK=1 npm run bench        quick: 600 backlog, 3 rounds, 5 000 for RSS
  *   env: BENCH_MESSAGES, BENCH_ROUNDS, BENCH_BACKLOG, BENCH_RATE, BENCH_CONCURRENCY, BENCH_RTT_MS (0: no such rows);
@@ -146,15 +149,25 @@ async function parent(): Promise<void> {
         );
         let out = "";
         let readyLine = Promise.withResolvers<void>();
+        // This process's CPU from the consumer's READY to its exit: what the broker (and, at a fixed rate, the
+        // producer) spent per message. Beside the consumer's own, it shows which side a row is bound by.
+        let cpuAtReady: NodeJS.CpuUsage | undefined;
         child.stdout.on("data", (d: Buffer) => {
           out += d.toString();
-          if (out.includes("READY")) readyLine.resolve();
+          if (out.includes("READY")) {
+            cpuAtReady ??= process.cpuUsage();
+            readyLine.resolve();
+          }
         });
         child.on("exit", () => {
           readyLine.resolve();
           const line = out.trim().split("\n").pop() ?? "";
+          const cpu = process.cpuUsage(cpuAtReady);
           try {
-            resolve(JSON.parse(line) as Result);
+            resolve({
+              ...(JSON.parse(line) as Result),
+              brokerCpuUsPerMessage: Math.round((cpu.user + cpu.system) / count),
+            });
           } catch {
             reject(new Error(`${name} printed no result: ${out.slice(-500)}`));
           }
@@ -217,10 +230,12 @@ async function parent(): Promise<void> {
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const fmt = (xs: number[]) => `${med(xs)} (${Math.min(...xs)}–${Math.max(...xs)})`;
   const col = (row: string, key: string) => (table[row] ?? []).map((r) => r[key] as number);
-  console.log("\nthroughput, msg/s: median (min–max); consumer CPU per message, µs: median (min–max)");
+  console.log(
+    "\nthroughput, msg/s; CPU per message, µs, of the consumer and of this process (the broker): medians (min–max)",
+  );
   for (const row of Object.keys(table).filter((r) => !r.startsWith("latency")))
     console.log(
-      `  ${row.padEnd(38)} ${fmt(col(row, "rate")).padEnd(22)} ${fmt(col(row, "cpuUsPerMessage"))} µs`,
+      `  ${row.padEnd(38)} ${fmt(col(row, "rate")).padEnd(22)} ${`${fmt(col(row, "cpuUsPerMessage"))} µs`.padEnd(22)} broker ${fmt(col(row, "brokerCpuUsPerMessage"))} µs`,
     );
   console.log(`\nlatency enqueue→complete minus the API's ${API_MS} ms, ms: p50 / p99 medians (min–max)`);
   for (const row of Object.keys(table).filter((r) => r.startsWith("latency")))
