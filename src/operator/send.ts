@@ -153,12 +153,12 @@ export async function sendRun(client: ServiceBusClient, run: SendRun): Promise<S
     `send ${run.entity}`,
     {
       kind: SpanKind.PRODUCER,
-      attributes: {
+      attributes: () => ({
         [ATTR.MESSAGING_SYSTEM]: SERVICEBUS_SYSTEM,
         [ATTR.MESSAGING_OPERATION_TYPE]: "send",
         [ATTR.MESSAGING_DESTINATION]: run.entity,
         [ATTR.MESSAGING_BATCH_COUNT]: run.count,
-      },
+      }),
     },
     async (span) => {
       const started = Date.now();

@@ -7,13 +7,20 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type Tracer,
+  type TracerProvider,
 } from "@opentelemetry/api";
 
 import { TRACER_NAME } from "./attributes.ts";
 
 export interface SpanOptions {
   kind?: SpanKind;
-  attributes?: Attributes;
+  /**
+   * Made only for a span that records: one sampled out, or any with telemetry off, costs no attribute object (this
+   * runs for every message). They are set just after the span starts, not given to the sampler: the samplers
+   * OTEL_TRACES_SAMPLER offers decide by trace id and parent alone.
+   */
+  attributes?: () => Attributes;
   links?: Link[];
   /** Parent context; default: the active one. */
   parent?: Context;
@@ -30,13 +37,15 @@ export async function withSpan<T>(
   options: SpanOptions,
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
-  const tracer = trace.getTracer(TRACER_NAME);
   const parent = options.parent ?? otelContext.active();
-  const span = tracer.startSpan(
+  const span = tracer().startSpan(
     name,
-    { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, links: options.links },
+    { kind: options.kind ?? SpanKind.INTERNAL, links: options.links },
     parent,
   );
+  if (options.attributes && span.isRecording()) span.setAttributes(options.attributes());
+  // Nothing records it, and nothing below could read it from the context: a new context would be garbage at once.
+  if (isInert(span)) return fn(span);
   try {
     return await otelContext.with(trace.setSpan(parent, span), () => fn(span));
   } catch (error) {
@@ -52,6 +61,26 @@ export async function withSpan<T>(
   } finally {
     span.end();
   }
+}
+
+/**
+ * A span of no tracer and no parent (telemetry off, or a no-op span that came from nowhere): neither it nor anything
+ * under it is recorded or propagated, so whatever is there only to trace (a context, a suppression) can be skipped.
+ */
+export function isInert(span: Span): boolean {
+  return !span.isRecording() && !trace.isSpanContextValid(span.spanContext());
+}
+
+/**
+ * The tracer of whichever provider is registered now. Asked for once per provider, not once per span: with none
+ * registered, `trace.getTracer` makes a new proxy each time.
+ */
+let cached: { provider: TracerProvider; tracer: Tracer } | undefined;
+function tracer(): Tracer {
+  const provider = trace.getTracerProvider();
+  const delegate = "getDelegate" in provider ? (provider.getDelegate as () => TracerProvider)() : provider;
+  if (cached?.provider !== delegate) cached = { provider: delegate, tracer: delegate.getTracer(TRACER_NAME) };
+  return cached.tracer;
 }
 
 export { SpanKind };

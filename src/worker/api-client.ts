@@ -110,7 +110,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     withSpan(
       `token ${api.name}`,
       {
-        attributes: { [ATTR.KEYLESS_API]: api.name, [ATTR.KEYLESS_SCOPE]: api.scope },
+        attributes: () => ({ [ATTR.KEYLESS_API]: api.name, [ATTR.KEYLESS_SCOPE]: api.scope }),
         isExpectedError: (e) => e instanceof PermanentError,
       },
       async (span) => {
@@ -144,13 +144,13 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       `${upper}`,
       {
         kind: SpanKind.CLIENT,
-        attributes: {
+        attributes: () => ({
           [ATTR.HTTP_METHOD]: upper,
           // origin + path only: query strings may carry secrets.
           [ATTR.URL_FULL]: `${url.origin}${url.pathname}`,
           [ATTR.SERVER_ADDRESS]: url.hostname,
           [ATTR.KEYLESS_API]: api.name,
-        },
+        }),
         isExpectedError: (e) => e instanceof PermanentError,
       },
       async (span) => {

@@ -251,7 +251,7 @@ export class Dispatcher {
         // the messaging conventions recommend for consumers. Never inherit an ambient parent.
         parent: producer ?? ROOT_CONTEXT,
         links: producerSpan ? [{ context: producerSpan }] : [],
-        attributes: {
+        attributes: () => ({
           [ATTR.MESSAGING_SYSTEM]: SERVICEBUS_SYSTEM,
           [ATTR.MESSAGING_OPERATION_TYPE]: "process",
           [ATTR.MESSAGING_OPERATION_NAME]: "process",
@@ -266,7 +266,7 @@ export class Dispatcher {
           ...(info.enqueuedTime
             ? { [ATTR.SERVICEBUS_ENQUEUED_TIME]: Math.floor(info.enqueuedTime.getTime() / 1000) }
             : {}),
-        },
+        }),
       },
       async (span) => {
         const traceId = trace.isSpanContextValid(span.spanContext()) ? span.spanContext().traceId : undefined;

@@ -1,11 +1,11 @@
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
-import { context as otelContext } from "@opentelemetry/api";
+import { context as otelContext, type Span } from "@opentelemetry/api";
 import { suppressTracing } from "@opentelemetry/core";
 import type { Logger } from "pino";
 
 import { ATTR } from "../telemetry/attributes.ts";
 import { workerMetrics } from "../telemetry/metrics.ts";
-import { SpanKind, withSpan } from "../telemetry/span.ts";
+import { isInert, SpanKind, withSpan } from "../telemetry/span.ts";
 import type { Outcome } from "./outcome.ts";
 import { receivedOnLiveLink, settleByLockToken } from "./servicebus-internals.ts";
 import { excerpt } from "../shared/redact.ts";
@@ -45,19 +45,19 @@ export async function settle(
     `${disposition} ${entity}`,
     {
       kind: SpanKind.CLIENT,
-      attributes: {
+      attributes: () => ({
         [ATTR.MESSAGING_OPERATION_TYPE]: "settle",
         [ATTR.MESSAGING_OPERATION_NAME]: disposition,
         [ATTR.MESSAGING_DESTINATION]: entity,
         [ATTR.SERVICEBUS_DISPOSITION]: disposition,
         ...(outcome.kind === "deadLetter" ? { [ATTR.KEYLESS_DEAD_LETTER_REASON]: outcome.reason } : {}),
-      },
+      }),
     },
     async (span): Promise<SettlePath> => {
       let linkError: string;
       if (receivedOnLiveLink(receiver, message)) {
         try {
-          await withinTime(settleOnLink(receiver, message, outcome), timeoutMs, "the receive link");
+          await withinTime(settleOnLink(receiver, message, outcome, span), timeoutMs, "the receive link");
           return "link";
         } catch (error) {
           if (LOCK_GONE.has((error as { code?: string }).code ?? "")) {
@@ -107,13 +107,15 @@ export async function settle(
 /**
  * Settles on the receive link. The SDK's own span for it is suppressed: ours (`complete orders`, with the
  * disposition and reason) is the one settlement span, instead of two with the SDK's mixed casing beside it
- * (`ServicebusReceiver.complete`, `ServiceBusReceiver.deadLetter`).
+ * (`ServicebusReceiver.complete`, `ServiceBusReceiver.deadLetter`). With telemetry off there is nothing to suppress.
  */
 function settleOnLink(
   receiver: ServiceBusReceiver,
   message: ServiceBusReceivedMessage,
   outcome: Exclude<Outcome, { kind: "lockLost" }>,
+  span: Span,
 ): Promise<void> {
+  if (isInert(span)) return sdkSettle(receiver, message, outcome);
   return otelContext.with(suppressTracing(otelContext.active()), () => sdkSettle(receiver, message, outcome));
 }
 

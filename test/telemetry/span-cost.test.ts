@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import type { Span } from "@opentelemetry/api";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+
+import { startTelemetry } from "../../src/telemetry/start.ts";
+import { isInert, withSpan } from "../../src/telemetry/span.ts";
+
+// withSpan runs twice for every message: a span nobody records must cost no attribute object.
+// One process, in order: first with no tracer provider at all, then with one whose sampler keeps nothing.
+
+/** Runs withSpan, counting how often it asks for the attributes, and says what the callback saw. */
+async function spanOnce() {
+  let asked = 0;
+  const seen = await withSpan(
+    "probe",
+    {
+      attributes: () => {
+        asked += 1;
+        return { "probe.attribute": 1 };
+      },
+    },
+    async (span: Span) => ({ recording: span.isRecording(), inert: isInert(span) }),
+  );
+  return { asked, ...seen };
+}
+
+describe("a span nobody records", () => {
+  it("with telemetry off, never builds its attributes", async () => {
+    assert.deepEqual(await spanOnce(), { asked: 0, recording: false, inert: true });
+  });
+
+  it("still passes a failure of its callback on", async () => {
+    await assert.rejects(
+      withSpan("probe", {}, async () => {
+        throw new Error("the handler's own failure");
+      }),
+      /the handler's own failure/,
+    );
+  });
+
+  it("sampled out, never builds its attributes and exports nothing", async () => {
+    process.env.OTEL_TRACES_SAMPLER = "always_off";
+    const exporter = new InMemorySpanExporter();
+    const processor = new SimpleSpanProcessor({ exporter });
+    const telemetry = await startTelemetry({}, { spanProcessors: [processor] });
+    try {
+      const seen = await spanOnce();
+      assert.equal(seen.asked, 0);
+      assert.equal(seen.recording, false);
+      // Sampled out is not inert: its trace context still propagates (with the not-sampled flag) to what it calls.
+      assert.equal(seen.inert, false);
+      await processor.forceFlush();
+      assert.equal(exporter.getFinishedSpans().length, 0);
+    } finally {
+      await telemetry.shutdown();
+      delete process.env.OTEL_TRACES_SAMPLER;
+    }
+  });
+});
