@@ -32,11 +32,7 @@ export interface SpanOptions {
  * The one way the worker makes a span: runs `fn` inside it, marks failures as errors (or, for expected outcomes,
  * records them without failing the span), and always ends it.
  */
-export async function withSpan<T>(
-  name: string,
-  options: SpanOptions,
-  fn: (span: Span) => Promise<T>,
-): Promise<T> {
+export function withSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
   const parent = options.parent ?? otelContext.active();
   const span = tracer().startSpan(
     name,
@@ -44,8 +40,18 @@ export async function withSpan<T>(
     parent,
   );
   if (options.attributes && span.isRecording()) span.setAttributes(options.attributes());
-  // Nothing records it, and nothing below could read it from the context: a new context would be garbage at once.
+  // Nothing records it, and nothing below could read it from a context: `fn` runs as it is, without the context,
+  // the async frame and the extra turns of the recording path (this runs twice for every message).
   if (isInert(span)) return fn(span);
+  return inSpan(span, parent, options, fn);
+}
+
+async function inSpan<T>(
+  span: Span,
+  parent: Context,
+  options: SpanOptions,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
   try {
     return await otelContext.with(trace.setSpan(parent, span), () => fn(span));
   } catch (error) {

@@ -239,7 +239,7 @@ export class Dispatcher {
     }
   }
 
-  async #process(d: Delivery): Promise<SettlePath> {
+  #process(d: Delivery): Promise<SettlePath> {
     const { entity, info } = d;
     const producer = producerContext(info.applicationProperties);
     const producerSpan = producer ? trace.getSpanContext(producer) : undefined;
