@@ -227,7 +227,7 @@ async function parent(): Promise<void> {
     process.stderr.write(`round ${round}/${rounds} done\n`);
   }
 
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN; // NaN: row not run
   const fmt = (xs: number[]) => `${med(xs)} (${Math.min(...xs)}–${Math.max(...xs)})`;
   const col = (row: string, key: string) => (table[row] ?? []).map((r) => r[key] as number);
   console.log(
@@ -242,29 +242,45 @@ async function parent(): Promise<void> {
     console.log(
       `  ${row.padEnd(38)} p50 ${fmt(col(row, "p50").map((x) => x - API_MS))}   p99 ${fmt(col(row, "p99").map((x) => x - API_MS))}`,
     );
-  const r = (a: string, b: string) => med(col(a, "rate")) / med(col(b, "rate"));
+  // Ratios are taken round by round, then their median: this machine's speed drifts more between rounds than between
+  // the neighbouring rows of one round. The CPU per message is the steadier figure; the rate depends on the other
+  // processes on the machine too.
+  const perRound = (a: string, b: string, key: string) => {
+    const bs = col(b, key);
+    return col(a, key).map((x, i) => x / bs[i]!);
+  };
+  const r = (a: string, b: string) => med(perRound(a, b, "rate"));
+  const spread = (a: string, b: string) => {
+    const xs = perRound(a, b, "rate");
+    return `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+  };
+  const cpuX = (a: string, b: string) =>
+    `CPU per message ${med(perRound(a, b, "cpuUsPerMessage")).toFixed(2)}×`;
+  const vs = (a: string, b: string) => `${r(a, b).toFixed(2)}× (${spread(a, b)}; ${cpuX(a, b)})`;
+  const cost = (a: string, b: string) =>
+    `${(100 * (1 - r(a, b))).toFixed(1)} % cost (CPU per message +${(100 * (med(perRound(a, b, "cpuUsPerMessage")) - 1)).toFixed(0)} %)`;
   const readyMs = Object.entries(table)
     .filter(([row]) => row.includes("keyless"))
     .flatMap(([, rs]) => rs.map((x) => x.readyMs as number));
   console.log("\ngoals");
   console.log(
-    `  no-op keyless / raw subscribe():  ${r("no-op  keyless", "no-op  raw subscribe()").toFixed(2)}× (goal ≥ 1.5)`,
+    `  no-op keyless / raw subscribe():  ${vs("no-op  keyless", "no-op  raw subscribe()")} (goal ≥ 1.5)`,
   );
   console.log(
     `  no-op keyless / ceiling:          ${(100 * r("no-op  keyless", "no-op  ceiling (receive-and-delete)")).toFixed(0)} % (goal ≥ 50 %)`,
   );
   if (farBroker)
     console.log(
-      `  no-op keyless / raw @ ${rttMs} ms RTT: ${r(`no-op  keyless @ ${rttMs} ms RTT`, `no-op  raw subscribe() @ ${rttMs} ms RTT`).toFixed(2)}×`,
+      `  no-op keyless / raw @ ${rttMs} ms RTT: ${vs(`no-op  keyless @ ${rttMs} ms RTT`, `no-op  raw subscribe() @ ${rttMs} ms RTT`)}`,
     );
   console.log(
-    `  ${API_MS} ms API keyless / raw:        ${r(`${API_MS}ms API keyless`, `${API_MS}ms API raw subscribe()`).toFixed(2)}× (goal ≥ 1.0)`,
+    `  ${API_MS} ms API keyless / raw:        ${vs(`${API_MS}ms API keyless`, `${API_MS}ms API raw subscribe()`)} (goal ≥ 1.0)`,
   );
   console.log(
-    `  telemetry on vs off:              ${(100 * (1 - r("no-op  keyless + OTLP", "no-op  keyless"))).toFixed(1)} % cost (goal < 10 %; ${Math.round(otlpBytes / 1024)} KiB of OTLP received)`,
+    `  telemetry on vs off:              ${cost("no-op  keyless + OTLP", "no-op  keyless")} (goal < 10 %; ${Math.round(otlpBytes / 1024)} KiB of OTLP received)`,
   );
   console.log(
-    `  telemetry on, 10 % sampled:       ${(100 * (1 - r("no-op  keyless + OTLP, 10 % sampled", "no-op  keyless"))).toFixed(1)} % cost`,
+    `  telemetry on, 10 % sampled:       ${cost("no-op  keyless + OTLP, 10 % sampled", "no-op  keyless")}`,
   );
   console.log(
     `  start → ready:                    ${fmt(readyMs.map(Math.round))} ms from process start (goal < 1.5 s)`,
