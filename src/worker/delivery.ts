@@ -6,7 +6,7 @@ import { abortable } from "../shared/abortable.ts";
 import { linkedAbort } from "../shared/linked-abort.ts";
 import { ATTR } from "../telemetry/attributes.ts";
 import { workerMetrics } from "../telemetry/metrics.ts";
-import { type ApiClient, createApiClient, type RoleTokenSource } from "./api-client.ts";
+import { createApiClient, type RoleTokenSource } from "./api-client.ts";
 import { retryDelayMs, sleep } from "./backoff.ts";
 import type { ApiConfig, WorkerConfig } from "./config.ts";
 import { InvalidBodyError, LockLostError, NoHandlerError } from "./errors.ts";
@@ -192,22 +192,18 @@ export async function runDelivery(
       what: "handler",
     });
     const { signal } = linked;
-    let client: ApiClient | undefined;
     const ctx = {
       body,
       message: info,
-      // Made when the handler first uses it: many handlers of a kind of message call no API at all.
-      get api(): ApiClient {
-        return (client ??= createApiClient({
-          api,
-          roles: handler.roles,
-          tokens: deps.tokens,
-          idempotencyKey: info.messageId,
-          signal,
-          timeoutMs: config.apiTimeoutMs,
-          ...(deps.fetch ? { fetch: deps.fetch } : {}),
-        }));
-      },
+      api: createApiClient({
+        api,
+        roles: handler.roles,
+        tokens: deps.tokens,
+        idempotencyKey: info.messageId,
+        signal,
+        timeoutMs: config.apiTimeoutMs,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      }),
       signal,
       log,
       attempt,
