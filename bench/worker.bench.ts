@@ -250,15 +250,13 @@ async function parent(): Promise<void> {
     return col(a, key).map((x, i) => x / bs[i]!);
   };
   const r = (a: string, b: string) => med(perRound(a, b, "rate"));
-  const spread = (a: string, b: string) => {
+  const cpuRatio = (a: string, b: string) => med(perRound(a, b, "cpuUsPerMessage"));
+  const vs = (a: string, b: string) => {
     const xs = perRound(a, b, "rate");
-    return `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+    return `${med(xs).toFixed(2)}× (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}; CPU per message ${cpuRatio(a, b).toFixed(2)}×)`;
   };
-  const cpuX = (a: string, b: string) =>
-    `CPU per message ${med(perRound(a, b, "cpuUsPerMessage")).toFixed(2)}×`;
-  const vs = (a: string, b: string) => `${r(a, b).toFixed(2)}× (${spread(a, b)}; ${cpuX(a, b)})`;
   const cost = (a: string, b: string) =>
-    `${(100 * (1 - r(a, b))).toFixed(1)} % cost (CPU per message +${(100 * (med(perRound(a, b, "cpuUsPerMessage")) - 1)).toFixed(0)} %)`;
+    `${(100 * (1 - r(a, b))).toFixed(1)} % cost (CPU per message +${(100 * (cpuRatio(a, b) - 1)).toFixed(0)} %)`;
   const readyMs = Object.entries(table)
     .filter(([row]) => row.includes("keyless"))
     .flatMap(([, rs]) => rs.map((x) => x.readyMs as number));
