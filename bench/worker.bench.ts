@@ -68,7 +68,7 @@ async function parent(): Promise<void> {
   let otlpBytes = 0;
   const otlp = createServer((req, res) => {
     req.on("data", (c: Buffer) => (otlpBytes += c.length));
-    req.on("end", () => res.writeHead(200).end("{}"));
+    req.on("end", () => res.writeHead(200).end()); // an empty body: a valid response in JSON and protobuf alike
   }).listen(0, "127.0.0.1");
   await new Promise((r) => otlp.once("listening", r));
   const otlpUrl = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;

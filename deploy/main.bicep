@@ -28,8 +28,11 @@ param shutdownGraceSeconds int = 25
 @minValue(1)
 @maxValue(1000)
 param maxReplicas int = 10
-@description('OTLP/HTTP endpoint for traces and metrics (OTEL_EXPORTER_OTLP_ENDPOINT); empty = none, or the environment agent.')
+@description('OTLP endpoint for traces and metrics (OTEL_EXPORTER_OTLP_ENDPOINT); empty = none, or the environment agent.')
 param otlpEndpoint string = ''
+@description('How the worker speaks to otlpEndpoint (OTEL_EXPORTER_OTLP_PROTOCOL). Set with it, so that an agent\'s injected grpc never applies to your endpoint.')
+@allowed(['http/protobuf', 'http/json', 'grpc'])
+param otlpProtocol string = 'http/protobuf'
 @description('Container Apps only: an OTLP destination for the environment\'s managed OpenTelemetry agent; empty = no agent.')
 param otelAgentOtlpDestination string = ''
 @allowed(['containerapps', 'appservice'])
@@ -82,7 +85,12 @@ var workerEnv = concat(
     { name: 'OTEL_SERVICE_NAME', value: '${name}-worker' }
   ],
   flatten(map(apis, a => apiSettings(a))),
-  empty(otlpEndpoint) ? [] : [{ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }]
+  empty(otlpEndpoint)
+    ? []
+    : [
+        { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
+        { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: otlpProtocol }
+      ]
 )
 
 module containerApp 'modules/containerapp.bicep' = if (hosting == 'containerapps') {

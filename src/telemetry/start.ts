@@ -4,6 +4,7 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 
 import { TimeLimitError, withinTime } from "../shared/time-limit.ts";
+import { type Exporter, exportersFrom, type OtlpProtocol } from "./exporters.ts";
 
 export type TelemetryMode = "otlp" | "console" | "off";
 
@@ -20,31 +21,6 @@ export interface Telemetry {
 export const FLUSH_TIMEOUT_MS = 3_000;
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-/** Where one signal goes. */
-export type Exporter = { kind: "otlp"; url: string } | { kind: "console" } | { kind: "none" };
-
-/**
- * What the standard OTEL_* variables ask for, per signal as the OpenTelemetry spec reads them: OTEL_TRACES_EXPORTER
- * governs spans (`console` prints them, `none` turns them off), OTEL_METRICS_EXPORTER metrics (`none` turns them
- * off); a signal's own OTLP endpoint serves that signal only. Unlike the spec's default (http://localhost:4318), a
- * signal goes nowhere until an endpoint for it is set; OTEL_SDK_DISABLED=true turns both off.
- */
-export function exportersFrom(env: Env): { traces: Exporter; metrics: Exporter } {
-  const none = { kind: "none" } as const;
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return { traces: none, metrics: none };
-  const chosen = (variable: string) => env[variable]?.trim().toLowerCase();
-  const otlp = (signal: "traces" | "metrics"): Exporter => {
-    const url = otlpUrl(env, signal);
-    return url === undefined ? none : { kind: "otlp", url };
-  };
-  const tracesExporter = chosen("OTEL_TRACES_EXPORTER");
-  return {
-    traces:
-      tracesExporter === "none" ? none : tracesExporter === "console" ? { kind: "console" } : otlp("traces"),
-    metrics: chosen("OTEL_METRICS_EXPORTER") === "none" ? none : otlp("metrics"),
-  };
-}
 
 /** `otlp` when either signal is exported over OTLP, `console` when spans are printed, else `off`. */
 function modeOf(exporters: { traces: Exporter; metrics: Exporter }): TelemetryMode {
@@ -72,22 +48,33 @@ export async function startTelemetry(
     { NodeSDK },
     { BatchSpanProcessor, ConsoleSpanExporter },
     { PeriodicExportingMetricReader },
-    { OTLPTraceExporter },
-    { OTLPMetricExporter },
     coreTracing,
     { AzureSdkInstrumentation },
+    otlpHttpJson,
+    otlpHttpProtobuf,
+    otlpGrpc,
   ] = await loadTelemetrySdk();
+  // Each protocol's trace and metric exporter classes (`[trace, metric]` modules).
+  const otlp: Record<OtlpProtocol, typeof otlpHttpJson | typeof otlpHttpProtobuf | typeof otlpGrpc> = {
+    "http/json": otlpHttpJson,
+    "http/protobuf": otlpHttpProtobuf,
+    grpc: otlpGrpc,
+  };
   const { traces, metrics } = exporters;
   const spanProcessors: SpanProcessor[] = [...extra];
   if (traces.kind === "otlp") {
+    const { OTLPTraceExporter } = otlp[traces.protocol][0];
     spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: traces.url }) }));
   }
   if (traces.kind === "console")
     spanProcessors.push(new BatchSpanProcessor({ exporter: new ConsoleSpanExporter() }));
-  const metricReaders =
-    metrics.kind === "otlp"
-      ? [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: metrics.url }) })]
-      : [];
+  const metricReaders = [];
+  if (metrics.kind === "otlp") {
+    const { OTLPMetricExporter } = otlp[metrics.protocol][1];
+    metricReaders.push(
+      new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: metrics.url }) }),
+    );
+  }
 
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? options.serviceName ?? "keyless-worker",
@@ -101,8 +88,8 @@ export async function startTelemetry(
   // imports; applying the same patch to the ESM module we (and the SDK) import works for both.
   for (const definition of new AzureSdkInstrumentation().getModuleDefinitions())
     definition.patch?.(coreTracing);
-  const origins = [traces, metrics].flatMap((e) => (e.kind === "otlp" ? [new URL(e.url).origin] : []));
-  const destination = origins.length > 0 ? ` to ${[...new Set(origins)].join(" and ")}` : "";
+  const destinations = [traces, metrics].flatMap((e) => (e.kind === "otlp" ? [destinationOf(e)] : []));
+  const destination = destinations.length > 0 ? ` to ${[...new Set(destinations)].join(" and ")}` : "";
   return {
     mode,
     shutdown: async () => {
@@ -129,10 +116,22 @@ export function loadTelemetrySdk() {
     import("@opentelemetry/sdk-node"),
     import("@opentelemetry/sdk-trace"),
     import("@opentelemetry/sdk-metrics"),
-    import("@opentelemetry/exporter-trace-otlp-http"),
-    import("@opentelemetry/exporter-metrics-otlp-http"),
     import("@azure/core-tracing"),
     import("@azure/opentelemetry-instrumentation-azure-sdk"),
+    // The exporters of the three OTLP protocols: sdk-node imports them all anyway (it can build them from the
+    // environment), so choosing one costs no extra load.
+    Promise.all([
+      import("@opentelemetry/exporter-trace-otlp-http"),
+      import("@opentelemetry/exporter-metrics-otlp-http"),
+    ]),
+    Promise.all([
+      import("@opentelemetry/exporter-trace-otlp-proto"),
+      import("@opentelemetry/exporter-metrics-otlp-proto"),
+    ]),
+    Promise.all([
+      import("@opentelemetry/exporter-trace-otlp-grpc"),
+      import("@opentelemetry/exporter-metrics-otlp-grpc"),
+    ]),
   ]);
 }
 
@@ -148,10 +147,8 @@ function propagateWithoutExporting(): void {
   );
 }
 
-/** The signal's OTLP/HTTP URL from the given environment (the exporters would read process.env themselves). */
-function otlpUrl(env: Env, signal: "traces" | "metrics"): string | undefined {
-  const specific = env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`]?.trim();
-  if (specific) return specific;
-  const general = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  return general ? `${general.replace(/\/+$/, "")}/v1/${signal}` : undefined;
+/** "http://otel.service.k8se-apps:4317 (grpc)": a gRPC endpoint may be a bare host:port, which URL cannot parse. */
+function destinationOf(exporter: Extract<Exporter, { kind: "otlp" }>): string {
+  const where = URL.canParse(exporter.url) ? new URL(exporter.url).origin : exporter.url;
+  return `${where} (${exporter.protocol})`;
 }

@@ -1,3 +1,4 @@
+import { otlpProblems } from "../telemetry/exporters.ts";
 import { ConfigError } from "./errors.ts";
 import { didYouMean, lookalikesOf } from "./lookalikes.ts";
 
@@ -168,11 +169,15 @@ export const VARIABLES = {
   "API_<NAME>_CONCURRENCY": "optional: most handlers of that API running at once",
   "API_<NAME>_RATE_LIMIT": "optional: calls per interval, e.g. 10/1s",
   OTEL_EXPORTER_OTLP_ENDPOINT:
-    "OTLP/HTTP endpoint for traces and metrics (<endpoint>/v1/traces, /v1/metrics); with neither it nor a signal's own endpoint nothing is exported",
+    "OTLP endpoint for traces and metrics (over HTTP <endpoint>/v1/traces and /v1/metrics, over gRPC as given); with neither it nor a signal's own endpoint nothing is exported",
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:
-    "OTLP/HTTP URL for spans only, used as given; wins over OTEL_EXPORTER_OTLP_ENDPOINT for spans",
+    "OTLP URL for spans only, used as given; wins over OTEL_EXPORTER_OTLP_ENDPOINT for spans",
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT:
-    "OTLP/HTTP URL for metrics only, used as given; wins over OTEL_EXPORTER_OTLP_ENDPOINT for metrics",
+    "OTLP URL for metrics only, used as given; wins over OTEL_EXPORTER_OTLP_ENDPOINT for metrics",
+  OTEL_EXPORTER_OTLP_PROTOCOL:
+    "http/protobuf (default), http/json or grpc (what the Container Apps agent injects); anything else stops the worker at start",
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "the same for spans only; wins over OTEL_EXPORTER_OTLP_PROTOCOL",
+  OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "the same for metrics only; wins over OTEL_EXPORTER_OTLP_PROTOCOL",
   OTEL_SERVICE_NAME: "service name on spans (default keyless-worker)",
   OTEL_TRACES_EXPORTER: "console to print spans; none to turn tracing off (metrics stay as they are)",
   OTEL_METRICS_EXPORTER: "none to turn metrics off (spans stay as they are)",
@@ -287,6 +292,8 @@ export function loadConfig(env: Env): WorkerConfig {
       `${TUNING.concurrency.variable} + ${TUNING.readAhead.variable} (${config.concurrency + config.readAhead}) is the most messages the worker holds, and must be at least the number of SERVICEBUS_ENTITIES (${entities.length}) so each entity can hold one`,
     );
   }
+  // Telemetry started before this check (so the SDKs load instrumented) and exported nothing for such a signal.
+  problems.push(...otlpProblems(env));
   hintAtLookalikes(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

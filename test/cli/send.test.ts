@@ -149,4 +149,14 @@ describe("keyless send", () => {
     assert.equal(run.code, 2);
     assert.match(run.stderr, /give exactly one of --body or --file/);
   });
+
+  it("refuses an OTLP protocol no exporter speaks before sending anything, naming the variable", async () => {
+    const run = await runKeyless(["send", "--entity", "orders", "--body", "{}"], {
+      ...producerEnv,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "protobuf",
+    });
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /OTEL_EXPORTER_OTLP_PROTOCOL: expected one of http\/protobuf, http\/json, grpc/);
+    assert.doesNotMatch(run.stderr, /sending 1 message/);
+  });
 });

@@ -13,6 +13,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 
 import { DEFAULT_PORTS } from "../../src/local/stack.ts";
+import { exportersFrom } from "../../src/telemetry/exporters.ts";
 import { isDocumentedVariable, loadConfig, TUNING, VARIABLES } from "../../src/worker/config.ts";
 import { read, workerEnvironment } from "./support.ts";
 
@@ -299,6 +300,23 @@ describe("Bicep", () => {
       !names.includes("SERVICEBUS_CONNECTION_STRING"),
       "Azure is reached with the managed identity only",
     );
+  });
+
+  it("sets the OTLP protocol beside every OTLP endpoint it sets, so the Container Apps agent's injected grpc never applies to it", () => {
+    for (const path of ["deploy/main.snapshot.json", "test/deployment/two-apis.snapshot.json"]) {
+      const env = workerEnvironment(path);
+      if (env.OTEL_EXPORTER_OTLP_ENDPOINT === undefined) continue;
+      assert.ok(
+        env.OTEL_EXPORTER_OTLP_PROTOCOL,
+        `${path}: OTEL_EXPORTER_OTLP_PROTOCOL is set with the endpoint`,
+      );
+    }
+    const env = workerEnvironment("test/deployment/two-apis.snapshot.json");
+    assert.deepEqual(exportersFrom(env).traces, {
+      kind: "otlp",
+      url: "https://otel-collector.contoso.com:4317",
+      protocol: "grpc",
+    });
   });
 
   it("defaults the worker's tuning parameters to the worker's own defaults", () => {

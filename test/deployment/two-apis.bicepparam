@@ -1,5 +1,6 @@
 // Parameters for a snapshot test/deployment reads (test/deployment/two-apis.snapshot.json, kept current by
-// .ci/bicep): two APIs, the optional limits on one, on App Service — what deploy/main.bicepparam does not cover.
+// .ci/bicep): two APIs, the optional limits on one, an OTLP endpoint, on App Service — what deploy/main.bicepparam
+// does not cover.
 using '../../deploy/main.bicep'
 
 param image = 'myregistry.azurecr.io/keyless-worker:1.0.0'
@@ -22,3 +23,6 @@ param apis = [
     rateLimit: '10/1s'
   }
 ]
+// A collector of the team's own, over gRPC: the protocol is set beside the endpoint.
+param otlpEndpoint = 'https://otel-collector.contoso.com:4317'
+param otlpProtocol = 'grpc'

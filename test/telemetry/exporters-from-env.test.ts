@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { exportersFrom } from "../../src/telemetry/start.ts";
+import { exportersFrom, otlpProblems } from "../../src/telemetry/exporters.ts";
 
 /** OpenTelemetry's env semantics, one signal at a time; nothing here starts an SDK or opens a socket. */
 describe("the exporters the OTEL_* variables choose", () => {
   it("exports only spans when only OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set", () => {
     assert.deepEqual(exportersFrom({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:9/t" }), {
-      traces: { kind: "otlp", url: "http://127.0.0.1:9/t" },
+      traces: { kind: "otlp", url: "http://127.0.0.1:9/t", protocol: "http/protobuf" },
       metrics: { kind: "none" },
     });
   });
@@ -15,7 +15,7 @@ describe("the exporters the OTEL_* variables choose", () => {
   it("exports only metrics when only OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set", () => {
     assert.deepEqual(exportersFrom({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://127.0.0.1:9/m" }), {
       traces: { kind: "none" },
-      metrics: { kind: "otlp", url: "http://127.0.0.1:9/m" },
+      metrics: { kind: "otlp", url: "http://127.0.0.1:9/m", protocol: "http/protobuf" },
     });
   });
 
@@ -26,8 +26,8 @@ describe("the exporters the OTEL_* variables choose", () => {
         OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://127.0.0.1:8/m",
       }),
       {
-        traces: { kind: "otlp", url: "http://127.0.0.1:9/v1/traces" },
-        metrics: { kind: "otlp", url: "http://127.0.0.1:8/m" },
+        traces: { kind: "otlp", url: "http://127.0.0.1:9/v1/traces", protocol: "http/protobuf" },
+        metrics: { kind: "otlp", url: "http://127.0.0.1:8/m", protocol: "http/protobuf" },
       },
     );
   });
@@ -35,14 +35,20 @@ describe("the exporters the OTEL_* variables choose", () => {
   it("keeps metrics when OTEL_TRACES_EXPORTER=none turns tracing off", () => {
     assert.deepEqual(
       exportersFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", OTEL_TRACES_EXPORTER: "none" }),
-      { traces: { kind: "none" }, metrics: { kind: "otlp", url: "http://127.0.0.1:9/v1/metrics" } },
+      {
+        traces: { kind: "none" },
+        metrics: { kind: "otlp", url: "http://127.0.0.1:9/v1/metrics", protocol: "http/protobuf" },
+      },
     );
   });
 
   it("keeps traces when OTEL_METRICS_EXPORTER=none turns metrics off", () => {
     assert.deepEqual(
       exportersFrom({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", OTEL_METRICS_EXPORTER: "none" }),
-      { traces: { kind: "otlp", url: "http://127.0.0.1:9/v1/traces" }, metrics: { kind: "none" } },
+      {
+        traces: { kind: "otlp", url: "http://127.0.0.1:9/v1/traces", protocol: "http/protobuf" },
+        metrics: { kind: "none" },
+      },
     );
   });
 
@@ -53,7 +59,10 @@ describe("the exporters the OTEL_* variables choose", () => {
     });
     assert.deepEqual(
       exportersFrom({ OTEL_TRACES_EXPORTER: "Console", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" }),
-      { traces: { kind: "console" }, metrics: { kind: "otlp", url: "http://127.0.0.1:9/v1/metrics" } },
+      {
+        traces: { kind: "console" },
+        metrics: { kind: "otlp", url: "http://127.0.0.1:9/v1/metrics", protocol: "http/protobuf" },
+      },
     );
   });
 
@@ -64,5 +73,51 @@ describe("the exporters the OTEL_* variables choose", () => {
       nothing,
     );
     assert.deepEqual(exportersFrom({}), nothing);
+  });
+
+  it("sends over gRPC to the endpoint as given when OTEL_EXPORTER_OTLP_PROTOCOL=grpc, as the Container Apps agent injects it", () => {
+    // Both variables as learn.microsoft.com/azure/container-apps/opentelemetry-agents lists them.
+    assert.deepEqual(
+      exportersFrom({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel.service.k8se-apps:4317/",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+      }),
+      {
+        traces: { kind: "otlp", url: "http://otel.service.k8se-apps:4317/", protocol: "grpc" },
+        metrics: { kind: "otlp", url: "http://otel.service.k8se-apps:4317/", protocol: "grpc" },
+      },
+    );
+  });
+
+  it("lets a signal's own protocol win over the general one", () => {
+    assert.deepEqual(
+      exportersFrom({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "HTTP/JSON",
+      }),
+      {
+        traces: { kind: "otlp", url: "http://127.0.0.1:9", protocol: "grpc" },
+        metrics: { kind: "otlp", url: "http://127.0.0.1:9/v1/metrics", protocol: "http/json" },
+      },
+    );
+  });
+
+  it("exports no signal whose protocol is unknown, and names the variable and the values that work", () => {
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9",
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http",
+    };
+    assert.deepEqual(exportersFrom(env), {
+      traces: { kind: "none" },
+      metrics: { kind: "otlp", url: "http://127.0.0.1:9/v1/metrics", protocol: "http/protobuf" },
+    });
+    const problems = otlpProblems(env);
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0]!,
+      /^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: expected one of http\/protobuf, http\/json, grpc .*got "http"$/,
+    );
+    assert.deepEqual(otlpProblems({ OTEL_EXPORTER_OTLP_PROTOCOL: " grpc " }), []);
   });
 });

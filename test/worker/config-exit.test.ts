@@ -68,4 +68,15 @@ describe("keyless run with a configuration it cannot use", () => {
       /WORKER_HEALTH_PORT: .* or off \(no health server\), got "disabled"/,
     );
   });
+
+  it("exits 78 naming OTEL_EXPORTER_OTLP_PROTOCOL and the protocols that work when it is not one", async () => {
+    assertConfigExit(
+      await runKeyless(["run"], {
+        ...env,
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http",
+      }),
+      /OTEL_EXPORTER_OTLP_PROTOCOL: expected one of http\/protobuf, http\/json, grpc .*got "http"/,
+    );
+  });
 });

@@ -180,6 +180,17 @@ describe("loadConfig", () => {
     ]);
   });
 
+  it("names each OTLP protocol variable set to a protocol no exporter speaks", () => {
+    assert.deepEqual(
+      problemsOf({
+        ...minimal,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "json",
+      }).map((p) => p.split(":")[0]),
+      ["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"],
+    );
+  });
+
   it("takes no offence at the variables keyless stack and the Azure platforms set", () => {
     const config = loadConfig({
       ...minimal,
@@ -193,6 +204,9 @@ describe("loadConfig", () => {
       MSI_ENDPOINT: "http://127.0.0.1:42356/msi/token",
       MSI_SECRET: "x",
       CONTAINER_APP_NAME: "orders-worker",
+      // What the Container Apps managed OpenTelemetry agent injects.
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel.service.k8se-apps:4317/",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
       WEBSITE_SITE_NAME: "orders-worker",
       HOSTNAME: "orders-worker-1",
       NODE_ENV: "production",
