@@ -83,4 +83,31 @@ describe("stopping and crashing", () => {
       await next.worker.stop();
     }
   });
+
+  it("drains on an unhandled promise rejection: the in-flight messages complete once, then it exits 1 saying why", async () => {
+    // A bug in some fire-and-forget path, set off by SIGUSR2 once all four handlers are inside their API calls.
+    const bug = "process.on('SIGUSR2', () => Promise.reject(new Error('a fire-and-forget bug')))";
+    const { child, output } = spawnWorker({
+      ...stack.workerEnv({ LOG_LEVEL: "info", WORKER_CONCURRENCY: "4", WORKER_SHUTDOWN_GRACE_MS: "10000" }),
+      NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(bug)}`,
+    });
+    await until(() => output().includes("worker state: running"), 20_000, "the worker to run");
+    const sent = await sendFulfilments(stack, 4, () => `slow-3000-${randomUUID()}`);
+    await stack.waitForCounts("orders", (c) => c.locked === 4);
+    child.kill("SIGUSR2");
+    const [code] = (await once(child, "exit")) as [number | null];
+    assert.equal(code, 1, output());
+    const fatal = output()
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { level: string; msg: string; err?: { message?: string } })
+      .filter((line) => line.level === "fatal");
+    assert.equal(fatal.length, 1, output());
+    assert.match(fatal[0]!.msg, /unhandled promise rejection .*draining in-flight messages, then exiting 1/);
+    assert.equal(fatal[0]!.err?.message, "a fire-and-forget bug");
+    // Settled before the exit, not left locked until the locks expire as a crash would leave them.
+    const counts = await stack.waitForCounts("orders", () => true);
+    assert.deepEqual({ active: counts.active, locked: counts.locked }, { active: 0, locked: 0 });
+    for (const s of sent) assert.equal(stack.ordersApi.effects(s.orderId).fulfilments, 1, s.orderId);
+  });
 });
