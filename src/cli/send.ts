@@ -3,7 +3,7 @@ import { stderr, stdout } from "node:process";
 
 import { NoopSpanProcessor } from "@opentelemetry/sdk-trace";
 
-import { otlpProblems } from "../telemetry/exporters.ts";
+import { otelConfigProblems } from "../telemetry/exporters.ts";
 import { startTelemetry } from "../telemetry/start.ts";
 import { EXIT, reportErrors } from "../operator/report.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
@@ -85,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
       properties[p.slice(0, eq)] = p.slice(eq + 1);
     }
 
-    const otlp = otlpProblems(process.env);
+    const otlp = otelConfigProblems(process.env);
     if (otlp.length > 0) throw usage(otlp.join("; "));
 
     // Telemetry first, so the producer span is real (and exported when OTEL_* asks) and messages carry its

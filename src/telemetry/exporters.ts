@@ -19,7 +19,7 @@ export type Exporter =
  * OTEL_TRACES_EXPORTER governs spans (`console` prints them, `none` turns them off), OTEL_METRICS_EXPORTER metrics
  * (`none` turns them off); a signal's own OTLP endpoint and protocol serve that signal only. Unlike the spec's
  * default (http://localhost:4318), a signal goes nowhere until an endpoint for it is set; OTEL_SDK_DISABLED=true
- * turns both off. A signal whose protocol is not one of OTLP_PROTOCOLS is not exported: `otlpProblems` names the
+ * turns both off. A signal whose protocol is not one of OTLP_PROTOCOLS is not exported: `otelConfigProblems` names the
  * variable, and the worker refuses to start with it (exit 78) rather than export to nowhere.
  */
 export function exportersFrom(env: Env): { traces: Exporter; metrics: Exporter } {
@@ -40,8 +40,82 @@ export function exportersFrom(env: Env): { traces: Exporter; metrics: Exporter }
   };
 }
 
-/** Each OTLP protocol variable set to something no exporter speaks, with the values that work. */
-export function otlpProblems(env: Env): string[] {
+/**
+ * How spans are batched and metrics pushed: OpenTelemetry's OTEL_BSP_* and OTEL_METRIC_EXPORT_* variables. The SDK
+ * reads them only when it builds its processors from the environment itself, which the worker does not (it chooses
+ * the exporters above), so they are read here; unset ones keep the SDK's defaults (a batch every 5 s or 512 spans,
+ * a queue of 2048, metrics every 60 s).
+ */
+export function batchingFrom(env: Env): {
+  spans: {
+    scheduledDelayMillis?: number;
+    exportTimeoutMillis?: number;
+    maxQueueSize?: number;
+    maxExportBatchSize?: number;
+  };
+  metrics: { exportIntervalMillis?: number; exportTimeoutMillis?: number };
+} {
+  // A value that is not usable is left out (the SDK's default applies) and named by otelConfigProblems.
+  const usable = (variable: keyof typeof BATCHING) => {
+    const value = env[variable]?.trim();
+    return value && /^\d+$/.test(value) && Number(value) >= BATCHING[variable] ? Number(value) : undefined;
+  };
+  const pick = <K extends string>(pairs: Array<[K, keyof typeof BATCHING]>) =>
+    Object.fromEntries(
+      pairs.flatMap(([key, variable]) => {
+        const value = usable(variable);
+        return value === undefined ? [] : [[key, value]];
+      }),
+    ) as Partial<Record<K, number>>;
+  return {
+    spans: pick([
+      ["scheduledDelayMillis", "OTEL_BSP_SCHEDULE_DELAY"],
+      ["exportTimeoutMillis", "OTEL_BSP_EXPORT_TIMEOUT"],
+      ["maxQueueSize", "OTEL_BSP_MAX_QUEUE_SIZE"],
+      ["maxExportBatchSize", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"],
+    ]),
+    metrics: pick([
+      ["exportIntervalMillis", "OTEL_METRIC_EXPORT_INTERVAL"],
+      ["exportTimeoutMillis", "OTEL_METRIC_EXPORT_TIMEOUT"],
+    ]),
+  };
+}
+
+/** The batching variables and the least each takes (a whole number of milliseconds or spans). */
+const BATCHING = {
+  OTEL_BSP_SCHEDULE_DELAY: 0,
+  OTEL_BSP_EXPORT_TIMEOUT: 1,
+  OTEL_BSP_MAX_QUEUE_SIZE: 1,
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 1,
+  OTEL_METRIC_EXPORT_INTERVAL: 1,
+  OTEL_METRIC_EXPORT_TIMEOUT: 1,
+} as const;
+
+/**
+ * Each OTEL_* variable the worker reads that is set to something it cannot use, naming the values that work: an
+ * OTLP protocol no exporter speaks, a batching setting that is not a whole number (or is below its least), or a
+ * metric export timeout longer than the interval (the SDK would refuse to start).
+ */
+export function otelConfigProblems(env: Env): string[] {
+  const batching = Object.entries(BATCHING).flatMap(([variable, least]) => {
+    const value = env[variable]?.trim();
+    if (!value || (/^\d+$/.test(value) && Number(value) >= least)) return [];
+    return [`${variable}: expected a whole number of at least ${least}, got "${value}"`];
+  });
+  const { exportIntervalMillis, exportTimeoutMillis } = batchingFrom(env).metrics;
+  if (
+    exportIntervalMillis !== undefined &&
+    exportTimeoutMillis !== undefined &&
+    exportTimeoutMillis > exportIntervalMillis
+  ) {
+    batching.push(
+      `OTEL_METRIC_EXPORT_TIMEOUT: must not exceed OTEL_METRIC_EXPORT_INTERVAL (${exportIntervalMillis}), got ${exportTimeoutMillis}`,
+    );
+  }
+  return [...protocolProblems(env), ...batching];
+}
+
+function protocolProblems(env: Env): string[] {
   const variables = [
     "OTEL_EXPORTER_OTLP_PROTOCOL",
     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",

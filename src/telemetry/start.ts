@@ -2,9 +2,12 @@ import { context, propagation } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
+import type { Logger } from "pino";
 
 import { TimeLimitError, withinTime } from "../shared/time-limit.ts";
-import { type Exporter, exportersFrom, type OtlpProtocol } from "./exporters.ts";
+import { batchingFrom, type Exporter, exportersFrom, type OtlpProtocol } from "./exporters.ts";
+import { createLogger } from "./logger.ts";
+import { sayTelemetryProblems } from "./problems.ts";
 
 export type TelemetryMode = "otlp" | "console" | "off";
 
@@ -34,7 +37,7 @@ function modeOf(exporters: { traces: Exporter; metrics: Exporter }): TelemetryMo
  */
 export async function startTelemetry(
   env: Env,
-  options: { serviceName?: string; spanProcessors?: SpanProcessor[] } = {},
+  options: { serviceName?: string; spanProcessors?: SpanProcessor[]; logger?: Logger } = {},
 ): Promise<Telemetry> {
   const exporters = exportersFrom(env);
   const mode = modeOf(exporters);
@@ -61,18 +64,24 @@ export async function startTelemetry(
     grpc: otlpGrpc,
   };
   const { traces, metrics } = exporters;
+  const batching = batchingFrom(env);
   const spanProcessors: SpanProcessor[] = [...extra];
   if (traces.kind === "otlp") {
     const { OTLPTraceExporter } = otlp[traces.protocol][0];
-    spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: traces.url }) }));
+    spanProcessors.push(
+      new BatchSpanProcessor({ ...batching.spans, exporter: new OTLPTraceExporter({ url: traces.url }) }),
+    );
   }
   if (traces.kind === "console")
-    spanProcessors.push(new BatchSpanProcessor({ exporter: new ConsoleSpanExporter() }));
+    spanProcessors.push(new BatchSpanProcessor({ ...batching.spans, exporter: new ConsoleSpanExporter() }));
   const metricReaders = [];
   if (metrics.kind === "otlp") {
     const { OTLPMetricExporter } = otlp[metrics.protocol][1];
     metricReaders.push(
-      new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: metrics.url }) }),
+      new PeriodicExportingMetricReader({
+        ...batching.metrics,
+        exporter: new OTLPMetricExporter({ url: metrics.url }),
+      }),
     );
   }
 
@@ -84,12 +93,14 @@ export async function startTelemetry(
     instrumentations: [],
   });
   sdk.start();
+  const destinations = [traces, metrics].flatMap((e) => (e.kind === "otlp" ? [destinationOf(e)] : []));
+  const destination = destinations.length > 0 ? ` to ${[...new Set(destinations)].join(" and ")}` : "";
   // The Azure SDK's own spans. Its instrumentation patches @azure/core-tracing when it is required, which misses ESM
   // imports; applying the same patch to the ESM module we (and the SDK) import works for both.
   for (const definition of new AzureSdkInstrumentation().getModuleDefinitions())
     definition.patch?.(coreTracing);
-  const destinations = [traces, metrics].flatMap((e) => (e.kind === "otlp" ? [destinationOf(e)] : []));
-  const destination = destinations.length > 0 ? ` to ${[...new Set(destinations)].join(" and ")}` : "";
+  // After the instrumentation: its warning that @azure/core-tracing loaded first is answered by the patch above.
+  sayTelemetryProblems(options.logger ?? createLogger({ level: "warn" }), destination, env);
   return {
     mode,
     shutdown: async () => {

@@ -1,4 +1,4 @@
-import { otlpProblems } from "../telemetry/exporters.ts";
+import { otelConfigProblems } from "../telemetry/exporters.ts";
 import { ConfigError } from "./errors.ts";
 import { didYouMean, lookalikesOf } from "./lookalikes.ts";
 
@@ -178,6 +178,16 @@ export const VARIABLES = {
     "http/protobuf (default), http/json or grpc (what the Container Apps agent injects); anything else stops the worker at start",
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "the same for spans only; wins over OTEL_EXPORTER_OTLP_PROTOCOL",
   OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "the same for metrics only; wins over OTEL_EXPORTER_OTLP_PROTOCOL",
+  OTEL_BSP_SCHEDULE_DELAY:
+    "ms between span exports (default 5000); a batch also leaves as soon as it is full",
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "most spans in one export (default 512)",
+  OTEL_BSP_MAX_QUEUE_SIZE:
+    "most spans waiting for export (default 2048); past it new spans are dropped, and the worker says so once",
+  OTEL_BSP_EXPORT_TIMEOUT: "ms one span export may take (default 30000)",
+  OTEL_METRIC_EXPORT_INTERVAL: "ms between metric exports (default 60000)",
+  OTEL_METRIC_EXPORT_TIMEOUT: "ms one metric export may take (default 30000, at most the interval)",
+  OTEL_LOG_LEVEL:
+    "OpenTelemetry's own console logger at this level, instead of the worker saying each export problem once at warn",
   OTEL_SERVICE_NAME: "service name on spans (default keyless-worker)",
   OTEL_TRACES_EXPORTER: "console to print spans; none to turn tracing off (metrics stay as they are)",
   OTEL_METRICS_EXPORTER: "none to turn metrics off (spans stay as they are)",
@@ -293,7 +303,7 @@ export function loadConfig(env: Env): WorkerConfig {
     );
   }
   // Telemetry started before this check (so the SDKs load instrumented) and exported nothing for such a signal.
-  problems.push(...otlpProblems(env));
+  problems.push(...otelConfigProblems(env));
   hintAtLookalikes(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { exportersFrom, otlpProblems } from "../../src/telemetry/exporters.ts";
+import { batchingFrom, exportersFrom, otelConfigProblems } from "../../src/telemetry/exporters.ts";
 
 /** OpenTelemetry's env semantics, one signal at a time; nothing here starts an SDK or opens a socket. */
 describe("the exporters the OTEL_* variables choose", () => {
@@ -112,12 +112,43 @@ describe("the exporters the OTEL_* variables choose", () => {
       traces: { kind: "none" },
       metrics: { kind: "otlp", url: "http://127.0.0.1:9/v1/metrics", protocol: "http/protobuf" },
     });
-    const problems = otlpProblems(env);
+    const problems = otelConfigProblems(env);
     assert.equal(problems.length, 1);
     assert.match(
       problems[0]!,
       /^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: expected one of http\/protobuf, http\/json, grpc .*got "http"$/,
     );
-    assert.deepEqual(otlpProblems({ OTEL_EXPORTER_OTLP_PROTOCOL: " grpc " }), []);
+    assert.deepEqual(otelConfigProblems({ OTEL_EXPORTER_OTLP_PROTOCOL: " grpc " }), []);
+  });
+
+  it("reads the batching variables the SDK reads only when it builds its own processors", () => {
+    assert.deepEqual(
+      batchingFrom({
+        OTEL_BSP_SCHEDULE_DELAY: "0",
+        OTEL_BSP_MAX_QUEUE_SIZE: "8192",
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: " 1024 ",
+        OTEL_METRIC_EXPORT_INTERVAL: "10000",
+      }),
+      {
+        spans: { scheduledDelayMillis: 0, maxQueueSize: 8192, maxExportBatchSize: 1024 },
+        metrics: { exportIntervalMillis: 10000 },
+      },
+    );
+    assert.deepEqual(batchingFrom({}), { spans: {}, metrics: {} });
+  });
+
+  it("names a batching variable that is not a whole number, and a metric timeout longer than the interval", () => {
+    const env = {
+      OTEL_BSP_MAX_QUEUE_SIZE: "lots",
+      OTEL_BSP_EXPORT_TIMEOUT: "0",
+      OTEL_METRIC_EXPORT_INTERVAL: "5000",
+      OTEL_METRIC_EXPORT_TIMEOUT: "30000",
+    };
+    assert.deepEqual(otelConfigProblems(env), [
+      'OTEL_BSP_EXPORT_TIMEOUT: expected a whole number of at least 1, got "0"',
+      'OTEL_BSP_MAX_QUEUE_SIZE: expected a whole number of at least 1, got "lots"',
+      "OTEL_METRIC_EXPORT_TIMEOUT: must not exceed OTEL_METRIC_EXPORT_INTERVAL (5000), got 30000",
+    ]);
+    assert.deepEqual(batchingFrom(env).spans, {}, "an unusable value keeps the SDK's default");
   });
 });
