@@ -1,21 +1,10 @@
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import { createServer } from "node:net";
 import { describe, it } from "node:test";
 
 import { withSpan } from "../../src/telemetry/span.ts";
 import { startTelemetry } from "../../src/telemetry/start.ts";
+import { closedPort } from "../support/closed-port.ts";
 import { memoryLogger } from "../support/stack.ts";
-
-/** A loopback port nothing listens on: bound once to learn a free one, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

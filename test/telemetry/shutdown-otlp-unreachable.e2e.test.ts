@@ -1,21 +1,11 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 
+import { closedPort } from "../support/closed-port.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import { sendFulfilments, spawnWorker, until } from "../worker/support.ts";
-
-/** A loopback port nothing listens on: bound once to learn a free one, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 /** Container Apps (and Kubernetes) send SIGKILL this long after SIGTERM. */
 const PLATFORM_GRACE_MS = 30_000;

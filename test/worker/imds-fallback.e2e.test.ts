@@ -1,19 +1,9 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 
+import { closedPort } from "../support/closed-port.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import { startTestWorker, type TestWorker, until } from "./support.ts";
-
-/** A loopback port with nothing listening: where IMDS is pinned, so no test ever reaches 169.254.169.254. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 // Its own file: MSAL picks the managed-identity source once per process, and here it is IMDS.
 describe("no IDENTITY_ENDPOINT: the identity SDK falls back to IMDS", () => {
