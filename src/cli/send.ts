@@ -4,6 +4,7 @@ import { stderr, stdout } from "node:process";
 import { NoopSpanProcessor } from "@opentelemetry/sdk-trace";
 
 import { otelConfigProblems } from "../telemetry/exporters.ts";
+import { createLogger } from "../telemetry/logger.ts";
 import { startTelemetry } from "../telemetry/start.ts";
 import { EXIT, reportErrors } from "../operator/report.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
@@ -90,9 +91,11 @@ export async function run(argv: string[]): Promise<number> {
 
     // Telemetry first, so the producer span is real (and exported when OTEL_* asks) and messages carry its
     // context. The no-op processor keeps spans recording even when nothing is exported.
+    // Its problems (a collector that is down) go to stderr: stdout carries the summary, JSON with --json.
     const telemetry = await startTelemetry(process.env, {
       serviceName: "keyless-send",
       spanProcessors: [new NoopSpanProcessor()],
+      logger: createLogger({ level: "warn", name: "keyless-send", destination: stderr }),
     });
     const { parseJsonLines, sendRun } = await import("../operator/send.ts");
     const { connectServiceBus, serviceBusErrorOf } = await import("../operator/service-bus.ts");
