@@ -56,14 +56,10 @@ export function batchingFrom(env: Env): {
   metrics: { exportIntervalMillis?: number; exportTimeoutMillis?: number };
 } {
   // A value that is not usable is left out (the SDK's default applies) and named by otelConfigProblems.
-  const usable = (variable: keyof typeof BATCHING) => {
-    const value = env[variable]?.trim();
-    return value && /^\d+$/.test(value) && Number(value) >= BATCHING[variable] ? Number(value) : undefined;
-  };
   const pick = <K extends string>(pairs: Array<[K, keyof typeof BATCHING]>) =>
     Object.fromEntries(
       pairs.flatMap(([key, variable]) => {
-        const value = usable(variable);
+        const value = usableBatching(env, variable);
         return value === undefined ? [] : [[key, value]];
       }),
     ) as Partial<Record<K, number>>;
@@ -91,16 +87,22 @@ const BATCHING = {
   OTEL_METRIC_EXPORT_TIMEOUT: 1,
 } as const;
 
+/** A batching variable's number, when it is set to a whole number of at least its least; else undefined. */
+function usableBatching(env: Env, variable: keyof typeof BATCHING): number | undefined {
+  const value = env[variable]?.trim();
+  return value && /^\d+$/.test(value) && Number(value) >= BATCHING[variable] ? Number(value) : undefined;
+}
+
 /**
  * Each OTEL_* variable the worker reads that is set to something it cannot use, naming the values that work: an
  * OTLP protocol no exporter speaks, a batching setting that is not a whole number (or is below its least), or a
  * metric export timeout longer than the interval (the SDK would refuse to start).
  */
 export function otelConfigProblems(env: Env): string[] {
-  const batching = Object.entries(BATCHING).flatMap(([variable, least]) => {
-    const value = env[variable]?.trim();
-    if (!value || (/^\d+$/.test(value) && Number(value) >= least)) return [];
-    return [`${variable}: expected a whole number of at least ${least}, got "${value}"`];
+  const batching = (Object.keys(BATCHING) as Array<keyof typeof BATCHING>).flatMap((variable) => {
+    const set = env[variable]?.trim();
+    if (!set || usableBatching(env, variable) !== undefined) return [];
+    return [`${variable}: expected a whole number of at least ${BATCHING[variable]}, got "${set}"`];
   });
   const { exportIntervalMillis, exportTimeoutMillis } = batchingFrom(env).metrics;
   if (
