@@ -9,7 +9,7 @@
  * - the no-op rows again with a network round trip between consumer and broker (BENCH_RTT_MS, default 4 ms; a
  *   delaying TCP proxy on loopback): loopback alone hides what a real namespace costs per round trip;
  * - process start → ready (/readyz's condition), from each keyless run;
- * - RSS while keyless drains a large backlog, sampled every second.
+ * - RSS while keyless drains a large backlog, sampled every second, and while raw `subscribe()` drains the same.
  *
  * Each throughput row gives the CPU per message of the consumer and of this process (the broker): a row whose
  * consumer is well below a core is bound by the round trips, not by its own work.
@@ -285,17 +285,21 @@ async function parent(): Promise<void> {
   );
 
   if (backlog > 0) {
-    const rss = await run("keyless-noop", backlog, {
-      preload: true,
-      extraEnv: { BENCH_RSS: "1" },
-    });
-    const samples = rss.rssSamples as number[];
-    const warm = samples.slice(Math.min(3, Math.floor(samples.length / 3)));
-    const slope = warm.length > 1 ? linearSlope(warm) : 0;
-    console.log(
-      `\nRSS draining ${backlog} (no-op, keyless, ${rss.rate} msg/s), MB each second: ${samples.join(" ")}\n  after warm-up: ${Math.min(...warm)}–${Math.max(...warm)} MB, trend ${slope >= 0 ? "+" : ""}${slope.toFixed(2)} MB/s (goal: flat and < 150 MB)` +
-        `\n  JS heap used each second, MB: ${(rss.heapSamples as number[]).join(" ")}; after the drain and a full GC: ${rss.heapAfterMb} MB; external (buffers), MB: ${(rss.externalSamples as number[]).join(" ")}; V8 heap reserved, MB: ${(rss.totalSamples as number[]).join(" ")}`,
-    );
+    // The same drain by hand-written subscribe() too, as a user would run it (Node's own flags): what the SDK alone
+    // costs in memory, beside what the worker adds.
+    for (const [who, scenario] of [
+      ["keyless", "keyless-noop"],
+      ["raw subscribe()", "raw-noop"],
+    ] as const) {
+      const rss = await run(scenario, backlog, { preload: true, extraEnv: { BENCH_RSS: "1" } });
+      const samples = rss.rssSamples as number[];
+      const warm = samples.slice(Math.min(3, Math.floor(samples.length / 3)));
+      const slope = warm.length > 1 ? linearSlope(warm) : 0;
+      console.log(
+        `\nRSS draining ${backlog} (no-op, ${who}, ${rss.rate} msg/s), MB each second: ${samples.join(" ")}\n  after warm-up: ${Math.min(...warm)}–${Math.max(...warm)} MB, trend ${slope >= 0 ? "+" : ""}${slope.toFixed(2)} MB/s${who === "keyless" ? " (goal: flat and < 150 MB)" : ""}` +
+          `\n  JS heap used each second, MB: ${(rss.heapSamples as number[]).join(" ")}; after the drain and a full GC: ${rss.heapAfterMb} MB; external (buffers), MB: ${(rss.externalSamples as number[]).join(" ")}; V8 heap reserved, MB: ${(rss.totalSamples as number[]).join(" ")}`,
+      );
+    }
   }
   await producer.close();
   farBroker?.close();
