@@ -6,6 +6,12 @@
  */
 export interface LinkedAbort {
   readonly signal: AbortSignal;
+  /**
+   * Stops waiting for `promise` when this aborts, rejecting with the reason; the promise goes on by itself (as
+   * abortable() does, without a listener on `signal`: this runs for every attempt at every message). One promise
+   * per LinkedAbort.
+   */
+  race<T>(promise: Promise<T>): Promise<T>;
   dispose(): void;
 }
 
@@ -14,30 +20,40 @@ export function linkedAbort(
   timeout?: { readonly ms: number; readonly what: string },
 ): LinkedAbort {
   const controller = new AbortController();
-  const already = signals.find((s) => s.aborted);
-  if (already) {
-    controller.abort(already.reason);
-    return { signal: controller.signal, dispose: () => undefined };
+  const { signal } = controller;
+  let stopWaiting: ((reason: unknown) => void) | undefined;
+  const abort = (reason: unknown) => {
+    dispose();
+    controller.abort(reason);
+    stopWaiting?.(reason);
+  };
+  // One listener for all the signals: an EventTarget calls it with the signal as `this`.
+  function onAbort(this: AbortSignal) {
+    abort(this.reason);
   }
-  const listeners = signals.map((s) => {
-    const onAbort = () => {
-      dispose();
-      controller.abort(s.reason);
-    };
-    s.addEventListener("abort", onAbort, { once: true });
-    return { s, onAbort };
-  });
+  const already = signals.find((s) => s.aborted);
+  if (already) controller.abort(already.reason);
+  else for (const s of signals) s.addEventListener("abort", onAbort, { once: true });
   const timer =
     timeout &&
-    setTimeout(() => {
-      dispose();
-      controller.abort(
-        new DOMException(`${timeout.what}: no answer within ${timeout.ms} ms`, "TimeoutError"),
-      );
-    }, timeout.ms);
+    !already &&
+    setTimeout(
+      () => abort(new DOMException(`${timeout.what}: no answer within ${timeout.ms} ms`, "TimeoutError")),
+      timeout.ms,
+    );
   function dispose() {
-    clearTimeout(timer);
-    for (const { s, onAbort } of listeners) s.removeEventListener("abort", onAbort);
+    if (timer) clearTimeout(timer);
+    if (!already) for (const s of signals) s.removeEventListener("abort", onAbort);
   }
-  return { signal: controller.signal, dispose };
+  function race<T>(promise: Promise<T>): Promise<T> {
+    if (signal.aborted) {
+      promise.catch(() => undefined); // nobody waits for it any more: its own failure must not go unhandled
+      return Promise.reject(signal.reason as Error);
+    }
+    return new Promise<T>((resolve, reject) => {
+      stopWaiting = reject;
+      promise.then(resolve, reject);
+    });
+  }
+  return { signal, race, dispose };
 }

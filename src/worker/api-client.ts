@@ -51,12 +51,20 @@ export interface ApiClientOptions {
 
 const TRANSIENT_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
 
+// A client is made for every attempt at every message: each API's base URL is parsed once, not each time.
+const parsedBases = new WeakMap<ApiConfig, URL>();
+function baseOf(api: ApiConfig): URL {
+  let base = parsedBases.get(api);
+  if (!base) parsedBases.set(api, (base = new URL(api.baseUrl)));
+  return base;
+}
+
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const { api, tokens } = options;
   const doFetch = options.fetch ?? fetch;
-  const base = new URL(api.baseUrl);
 
   const resolve = (path: string, query?: Record<string, string>) => {
+    const base = baseOf(api);
     const url = new URL(path.replace(/^\/+/, ""), base);
     if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) {
       throw new TypeError(

@@ -2,7 +2,6 @@ import type { ServiceBusReceivedMessage } from "@azure/service-bus";
 import { trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
-import { abortable } from "../shared/abortable.ts";
 import { linkedAbort } from "../shared/linked-abort.ts";
 import { ATTR } from "../telemetry/attributes.ts";
 import { workerMetrics } from "../telemetry/metrics.ts";
@@ -210,7 +209,7 @@ export async function runDelivery(
       session: deps.session,
     };
     try {
-      await abortable(handler.handle(ctx), signal);
+      await linked.race(handler.handle(ctx));
       linked.dispose();
       return complete;
     } catch (thrown) {
