@@ -2,20 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { abortable } from "../../src/shared/abortable.ts";
-
-/** Resolves with the reasons of the rejections nobody handled while `during` ran (and a few ticks after). */
-async function unhandledDuring(during: () => Promise<void>): Promise<unknown[]> {
-  const seen: unknown[] = [];
-  const onUnhandled = (reason: unknown) => seen.push(reason);
-  process.on("unhandledRejection", onUnhandled);
-  try {
-    await during();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  } finally {
-    process.off("unhandledRejection", onUnhandled);
-  }
-  return seen;
-}
+import { unhandledDuring } from "../support/unhandled-during.ts";
 
 describe("abortable", () => {
   it("rejects with the signal's reason when the signal aborts first, and the promise's own failure is handled", async () => {

@@ -3,20 +3,7 @@ import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
 
 import { linkedAbort } from "../../src/shared/linked-abort.ts";
-
-/** Resolves with the reasons of the rejections nobody handled while `during` ran (and a few ticks after). */
-async function unhandledDuring(during: () => Promise<void>): Promise<unknown[]> {
-  const seen: unknown[] = [];
-  const onUnhandled = (reason: unknown) => seen.push(reason);
-  process.on("unhandledRejection", onUnhandled);
-  try {
-    await during();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  } finally {
-    process.off("unhandledRejection", onUnhandled);
-  }
-  return seen;
-}
+import { unhandledDuring } from "../support/unhandled-during.ts";
 
 const listenersOn = (signal: AbortSignal) => getEventListeners(signal, "abort").length;
 
