@@ -34,6 +34,12 @@ export interface SpanOptions {
  */
 export function withSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
   const parent = options.parent ?? otelContext.active();
+  // A trace the sampler left out here already: its children would be left out too (the samplers OTEL_TRACES_SAMPLER
+  // offers decide by trace id and parent alone), so none is made. `fn` runs in the context it is in, which still
+  // carries the trace and its not-sampled flag to the APIs. This spares the settle and API spans of every message a
+  // ratio sampler leaves out.
+  const parentSpan = options.parent === undefined ? trace.getSpan(parent) : undefined;
+  if (parentSpan && isLeftOut(parentSpan)) return fn(parentSpan);
   const span = tracer().startSpan(
     name,
     { kind: options.kind ?? SpanKind.INTERNAL, links: options.links },
@@ -75,6 +81,12 @@ async function inSpan<T>(
  */
 export function isInert(span: Span): boolean {
   return !span.isRecording() && !trace.isSpanContextValid(span.spanContext());
+}
+
+/** A span of this process that the sampler chose not to record (not one carried in from a producer). */
+function isLeftOut(span: Span): boolean {
+  const spanContext = span.spanContext();
+  return !span.isRecording() && spanContext.isRemote !== true && trace.isSpanContextValid(spanContext);
 }
 
 /**

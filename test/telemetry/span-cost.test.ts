@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import type { Span } from "@opentelemetry/api";
+import { ROOT_CONTEXT, type Span } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 
+import { traceProperties } from "../../src/telemetry/message-context.ts";
 import { startTelemetry } from "../../src/telemetry/start.ts";
 import { isInert, withSpan } from "../../src/telemetry/span.ts";
 
@@ -53,6 +54,29 @@ describe("a span nobody records", () => {
       assert.equal(seen.inert, false);
       await processor.forceFlush();
       assert.equal(exporter.getFinishedSpans().length, 0);
+    } finally {
+      await telemetry.shutdown();
+      delete process.env.OTEL_TRACES_SAMPLER;
+    }
+  });
+
+  it("sampled out, makes no child spans: they run under the parent, which still passes the trace on", async () => {
+    process.env.OTEL_TRACES_SAMPLER = "always_off";
+    const telemetry = await startTelemetry(
+      {},
+      { spanProcessors: [new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() })] },
+    );
+    try {
+      const seen = await withSpan("parent", { parent: ROOT_CONTEXT }, async (parent) =>
+        withSpan("child", {}, async (child) => ({
+          parent: parent.spanContext(),
+          child: child.spanContext(),
+          traceparent: traceProperties().traceparent,
+        })),
+      );
+      assert.equal(seen.child.spanId, seen.parent.spanId);
+      // The API still learns the trace and that it is not sampled (flags 00).
+      assert.equal(seen.traceparent, `00-${seen.parent.traceId}-${seen.parent.spanId}-00`);
     } finally {
       await telemetry.shutdown();
       delete process.env.OTEL_TRACES_SAMPLER;
