@@ -5,6 +5,7 @@ import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 import type { Logger } from "pino";
 
 import { TimeLimitError, withinTime } from "../shared/time-limit.ts";
+import { installAzureSdkSpans } from "./azure-sdk-spans.ts";
 import { batchingFrom, type Exporter, exportersFrom, type OtlpProtocol } from "./exporters.ts";
 import { createLogger } from "./logger.ts";
 import { sayTelemetryProblems } from "./problems.ts";
@@ -96,9 +97,10 @@ export async function startTelemetry(
   const destinations = [traces, metrics].flatMap((e) => (e.kind === "otlp" ? [destinationOf(e)] : []));
   const destination = destinations.length > 0 ? ` to ${[...new Set(destinations)].join(" and ")}` : "";
   // The Azure SDK's own spans. Its instrumentation patches @azure/core-tracing when it is required, which misses ESM
-  // imports; applying the same patch to the ESM module we (and the SDK) import works for both.
-  for (const definition of new AzureSdkInstrumentation().getModuleDefinitions())
-    definition.patch?.(coreTracing);
+  // imports, and would put Microsoft's instrumenter back over ours when the SDK (CommonJS) loads later: so it is not
+  // enabled, and its patch is applied here to the one instrumenter state the ESM and CommonJS builds share.
+  for (const definition of new AzureSdkInstrumentation({ enabled: false }).getModuleDefinitions())
+    if (definition.patch) installAzureSdkSpans(coreTracing, definition.patch);
   // After the instrumentation: its warning that @azure/core-tracing loaded first is answered by the patch above.
   sayTelemetryProblems(options.logger ?? createLogger({ level: "warn" }), destination, env);
   return {

@@ -139,6 +139,13 @@ describe("traces", () => {
     assert.equal(send.attributes["messaging.system.name"], "azure.servicebus");
     assert.equal(send.attributes["messaging.system.name"], process.attributes["messaging.system.name"]);
     assert.equal(send.attributes["messaging.system"], undefined, "the old name is gone");
+    // The Azure SDK's own spans stay where the worker does not stand in for them.
+    const sdkSend = byName(spans, "ServiceBusSender.send");
+    assert.equal(sdkSend.length, 1, `spans: ${spans.map((s) => s.name).join(", ")}`);
+    assert.equal(parentOf(spans, sdkSend[0]!)?.name, "send orders");
+    assert.equal(sdkSend[0]!.attributes["az.namespace"], "Microsoft.ServiceBus");
+    // …and are left out where it does: no `StreamReceiver.process` (a root of its own) in any trace.
+    assert.deepEqual(byName(exporter.getFinishedSpans(), "StreamReceiver.process"), []);
   });
 
   it("puts no token or Authorization header in any attribute or event", () => {
