@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { ROOT_CONTEXT, type Span } from "@opentelemetry/api";
-import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 
 import { traceProperties } from "../../src/telemetry/message-context.ts";
-import { startTelemetry } from "../../src/telemetry/start.ts";
 import { isInert, withSpan } from "../../src/telemetry/span.ts";
+import { withSampler } from "../support/telemetry-with-sampler.ts";
 
 // withSpan runs twice for every message: a span nobody records must cost no attribute object.
 // One process, in order: first with no tracer provider at all, then with one whose sampler keeps nothing.
@@ -42,31 +41,18 @@ describe("a span nobody records", () => {
   });
 
   it("sampled out, never builds its attributes and exports nothing", async () => {
-    process.env.OTEL_TRACES_SAMPLER = "always_off";
-    const exporter = new InMemorySpanExporter();
-    const processor = new SimpleSpanProcessor({ exporter });
-    const telemetry = await startTelemetry({}, { spanProcessors: [processor] });
-    try {
+    await withSampler("always_off", async (finished) => {
       const seen = await spanOnce();
       assert.equal(seen.asked, 0);
       assert.equal(seen.recording, false);
       // Sampled out is not inert: its trace context still propagates (with the not-sampled flag) to what it calls.
       assert.equal(seen.inert, false);
-      await processor.forceFlush();
-      assert.equal(exporter.getFinishedSpans().length, 0);
-    } finally {
-      await telemetry.shutdown();
-      delete process.env.OTEL_TRACES_SAMPLER;
-    }
+      assert.equal((await finished()).length, 0);
+    });
   });
 
   it("sampled out, makes no child spans: they run under the parent, which still passes the trace on", async () => {
-    process.env.OTEL_TRACES_SAMPLER = "always_off";
-    const telemetry = await startTelemetry(
-      {},
-      { spanProcessors: [new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() })] },
-    );
-    try {
+    await withSampler("always_off", async () => {
       const seen = await withSpan("parent", { parent: ROOT_CONTEXT }, async (parent) =>
         withSpan("child", {}, async (child) => ({
           parent: parent.spanContext(),
@@ -77,9 +63,6 @@ describe("a span nobody records", () => {
       assert.equal(seen.child.spanId, seen.parent.spanId);
       // The API still learns the trace and that it is not sampled (flags 00).
       assert.equal(seen.traceparent, `00-${seen.parent.traceId}-${seen.parent.spanId}-00`);
-    } finally {
-      await telemetry.shutdown();
-      delete process.env.OTEL_TRACES_SAMPLER;
-    }
+    });
   });
 });
