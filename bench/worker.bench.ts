@@ -14,9 +14,13 @@
  * Each throughput row gives the CPU per message of the consumer and of this process (the broker): a row whose
  * consumer is well below a core is bound by the round trips, not by its own work.
  *
- *   npm run bench                      full: 3000 backlog, 5 rounds, 50 000 for RSS
- *   BENCH_QUICK=1 npm run bench        quick: 600 backlog, 3 rounds, 5 000 for RSS
- *   env: BENCH_MESSAGES, BENCH_ROUNDS, BENCH_BACKLOG, BENCH_RATE, BENCH_CONCURRENCY, BENCH_RTT_MS (0: no such rows);
+ * Each throughput run first settles BENCH_WARMUP messages that are not measured: a consumer runs for hours, and V8's
+ * optimizing compiler is still at work (on its own threads, but on the same cores) through the first ~15 000 no-op
+ * messages, more for the worker, which has more code to compile, than for `subscribe()` (docs/configuration.md).
+ *
+ *   npm run bench                      full: 10 000 measured after 15 000 warm-up, 5 rounds, 50 000 for RSS
+ *   BENCH_QUICK=1 npm run bench        quick: 600 measured after 1000 warm-up, 3 rounds, 5 000 for RSS
+ *   env: BENCH_MESSAGES, BENCH_WARMUP, BENCH_ROUNDS, BENCH_BACKLOG, BENCH_RATE, BENCH_CONCURRENCY, BENCH_RTT_MS (0: no such rows);
  *   other WORKER_* variables reach the keyless consumers as they are (e.g. WORKER_READ_AHEAD=16)
  *
  * The local stack (identity, broker, sample API) runs in this process; each consumer runs in its own child process
@@ -24,7 +28,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,7 +45,8 @@ else await parent();
 
 async function parent(): Promise<void> {
   const quick = process.env.BENCH_QUICK === "1";
-  const n = Number(process.env.BENCH_MESSAGES ?? (quick ? 600 : 3000));
+  const n = Number(process.env.BENCH_MESSAGES ?? (quick ? 600 : 10_000));
+  const warmup = Number(process.env.BENCH_WARMUP ?? (quick ? 1000 : 15_000));
   const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 5));
   const backlog = Number(process.env.BENCH_BACKLOG ?? (quick ? 5000 : 50_000));
   const rate = Number(process.env.BENCH_RATE ?? 200);
@@ -110,6 +115,8 @@ async function parent(): Promise<void> {
     count: number,
     how: {
       preload: boolean;
+      /** Messages settled before measuring starts (preloaded with the measured ones). */
+      warmup?: number;
       rate?: number;
       extraEnv?: Record<string, string>;
       nodeArgs?: string[];
@@ -118,7 +125,8 @@ async function parent(): Promise<void> {
   ) =>
     new Promise<Result>((resolve, reject) => {
       void (async () => {
-        if (how.preload) await send(count);
+        const warmupCount = how.warmup ?? 0;
+        if (how.preload) await send(warmupCount + count);
         // BENCH_CHILD_ARGS: Node options for the consumers only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
         // A keyless consumer runs as bin/keyless runs it: its Node flags and its compile cache (warm after the first).
         const keyless = name.startsWith("keyless");
@@ -138,6 +146,7 @@ async function parent(): Promise<void> {
               WORKER_HEALTH_PORT: "off",
               LOG_LEVEL: "warn",
               BENCH_COUNT: String(count),
+              BENCH_WARMUP: String(warmupCount),
               ...(keyless ? { NODE_COMPILE_CACHE: compileCache } : {}),
               ...(how.far && farBroker
                 ? { SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: `localhost:${farBroker.port}` }
@@ -166,7 +175,7 @@ async function parent(): Promise<void> {
           try {
             resolve({
               ...(JSON.parse(line) as Result),
-              brokerCpuUsPerMessage: Math.round((cpu.user + cpu.system) / count),
+              brokerCpuUsPerMessage: Math.round((cpu.user + cpu.system) / (warmupCount + count)),
             });
           } catch {
             reject(new Error(`${name} printed no result: ${out.slice(-500)}`));
@@ -187,32 +196,33 @@ async function parent(): Promise<void> {
   const table: Record<string, Result[]> = {};
   const add = (row: string, r: Result) => (table[row] ??= []).push(r);
   console.log(
-    `${quick ? "quick" : "full"}: ${n} backlog per throughput run, ${rounds} rounds interleaved, concurrency ${concurrency} (keyless: WORKER_CONCURRENCY ${concurrency} + WORKER_READ_AHEAD ${process.env.WORKER_READ_AHEAD ?? 2}), latency at ${rate} msg/s for ${rateSeconds} s, RSS over ${backlog}`,
+    `${quick ? "quick" : "full"}: ${n} messages measured per throughput run after ${warmup} not measured (warm-up), ${rounds} rounds interleaved, concurrency ${concurrency} (keyless: WORKER_CONCURRENCY ${concurrency} + WORKER_READ_AHEAD ${process.env.WORKER_READ_AHEAD ?? 2}), latency at ${rate} msg/s for ${rateSeconds} s, RSS over ${backlog}`,
   );
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl };
   // Head sampling, as a busy deployment would set it: a tenth of the messages' traces recorded (metrics unchanged).
   const sampled = { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" };
+  const throughput = { preload: true, warmup };
   for (let round = 1; round <= rounds; round += 1) {
     const order: Array<[string, () => Promise<Result>]> = [
-      ["no-op  keyless", () => run("keyless-noop", n, { preload: true })],
-      ["no-op  raw subscribe()", () => run("raw-noop", n, { preload: true })],
-      ["no-op  ceiling (receive-and-delete)", () => run("ceiling", n, { preload: true })],
-      ["no-op  keyless + OTLP", () => run("keyless-noop", n, { preload: true, extraEnv: otel })],
+      ["no-op  keyless", () => run("keyless-noop", n, throughput)],
+      ["no-op  raw subscribe()", () => run("raw-noop", n, throughput)],
+      ["no-op  ceiling (receive-and-delete)", () => run("ceiling", n, throughput)],
+      ["no-op  keyless + OTLP", () => run("keyless-noop", n, { ...throughput, extraEnv: otel })],
       [
         "no-op  keyless + OTLP, 10 % sampled",
-        () => run("keyless-noop", n, { preload: true, extraEnv: { ...otel, ...sampled } }),
+        () => run("keyless-noop", n, { ...throughput, extraEnv: { ...otel, ...sampled } }),
       ],
       ...(farBroker
         ? ([
-            [`no-op  keyless @ ${rttMs} ms RTT`, () => run("keyless-noop", n, { preload: true, far: true })],
+            [`no-op  keyless @ ${rttMs} ms RTT`, () => run("keyless-noop", n, { ...throughput, far: true })],
             [
               `no-op  raw subscribe() @ ${rttMs} ms RTT`,
-              () => run("raw-noop", n, { preload: true, far: true }),
+              () => run("raw-noop", n, { ...throughput, far: true }),
             ],
           ] as Array<[string, () => Promise<Result>]>)
         : []),
-      [`${API_MS}ms API keyless`, () => run("keyless-api", n, { preload: true })],
-      [`${API_MS}ms API raw subscribe()`, () => run("raw-api", n, { preload: true })],
+      [`${API_MS}ms API keyless`, () => run("keyless-api", n, throughput)],
+      [`${API_MS}ms API raw subscribe()`, () => run("raw-api", n, throughput)],
       [`latency @${rate}/s keyless`, () => run("keyless-api", rate * rateSeconds, { preload: false, rate })],
       [
         `latency @${rate}/s raw subscribe()`,
@@ -231,11 +241,11 @@ async function parent(): Promise<void> {
   const fmt = (xs: number[]) => `${med(xs)} (${Math.min(...xs)}–${Math.max(...xs)})`;
   const col = (row: string, key: string) => (table[row] ?? []).map((r) => r[key] as number);
   console.log(
-    "\nthroughput, msg/s; CPU per message, µs, of the consumer and of this process (the broker): medians (min–max)",
+    "\nthroughput, msg/s; CPU per message, µs, of the consumer (of which V8's own threads: its compiler, the collector's helpers) and of this process (the broker): medians (min–max)",
   );
   for (const row of Object.keys(table).filter((r) => !r.startsWith("latency")))
     console.log(
-      `  ${row.padEnd(38)} ${fmt(col(row, "rate")).padEnd(22)} ${`${fmt(col(row, "cpuUsPerMessage"))} µs`.padEnd(22)} broker ${fmt(col(row, "brokerCpuUsPerMessage"))} µs`,
+      `  ${row.padEnd(38)} ${fmt(col(row, "rate")).padEnd(22)} ${`${fmt(col(row, "cpuUsPerMessage"))} µs`.padEnd(22)} ${`V8 threads ${med(col(row, "v8UsPerMessage"))} µs`.padEnd(20)} broker ${fmt(col(row, "brokerCpuUsPerMessage"))} µs`,
     );
   console.log(`\nlatency enqueue→complete minus the API's ${API_MS} ms, ms: p50 / p99 medians (min–max)`);
   for (const row of Object.keys(table).filter((r) => r.startsWith("latency")))
@@ -354,6 +364,8 @@ function linearSlope(ys: number[]): number {
 
 async function child(name: Scenario): Promise<void> {
   const count = Number(process.env.BENCH_COUNT);
+  const warmup = Number(process.env.BENCH_WARMUP ?? 0);
+  let settled = 0;
   const latencies: number[] = [];
   let first = 0;
   const rssSamples: number[] = [];
@@ -373,6 +385,8 @@ async function child(name: Scenario): Promise<void> {
       : undefined;
   const done = Promise.withResolvers<void>();
   const record = (sentAt: unknown) => {
+    settled += 1;
+    if (settled <= warmup) return; // warm-up: not measured
     first ||= Date.now();
     latencies.push(Date.now() - Number(sentAt));
     if (latencies.length >= count) done.resolve();
@@ -434,8 +448,12 @@ async function child(name: Scenario): Promise<void> {
   }
   process.stdout.write("READY\n");
   let cpuAtFirst: NodeJS.CpuUsage | undefined;
+  let v8AtFirst = 0;
   const firstSeen = setInterval(() => {
-    if (first && !cpuAtFirst) cpuAtFirst = process.cpuUsage();
+    if (first && !cpuAtFirst) {
+      cpuAtFirst = process.cpuUsage();
+      v8AtFirst = v8ThreadsCpuUs();
+    }
   }, 1);
   await done.promise;
   const durationMs = Date.now() - first;
@@ -444,6 +462,8 @@ async function child(name: Scenario): Promise<void> {
   // and less disturbed than the rate by other processes on the machine.
   const cpu = process.cpuUsage(cpuAtFirst);
   const cpuUsPerMessage = Math.round((cpu.user + cpu.system) / count);
+  // Of that, V8's own threads: its optimizing compiler (and the collector's helpers). Large while it warms up.
+  const v8UsPerMessage = Math.round((v8ThreadsCpuUs() - v8AtFirst) / count);
   // What the drain left behind: the heap after a full collection, against its size at ready. The collector is
   // reached at run time, not with --expose-gc: a flag of its own would give this run a compile cache of its own.
   if (process.env.BENCH_RSS === "1") {
@@ -460,6 +480,7 @@ async function child(name: Scenario): Promise<void> {
     JSON.stringify({
       rate: Math.round((count / Math.max(1, durationMs)) * 1000),
       cpuUsPerMessage,
+      v8UsPerMessage,
       p50: at(0.5),
       p99: at(0.99),
       readyMs: Math.round(readyMs),
@@ -470,4 +491,23 @@ async function child(name: Scenario): Promise<void> {
       totalSamples,
     }),
   );
+}
+
+/**
+ * CPU time of this process's V8 threads (their names start with "V8"), µs, from /proc in clock ticks of 10 ms;
+ * NaN where there is no /proc.
+ */
+function v8ThreadsCpuUs(): number {
+  try {
+    let ticks = 0;
+    for (const tid of readdirSync("/proc/self/task")) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      if (!stat.slice(stat.indexOf("(") + 1).startsWith("V8")) continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    }
+    return ticks * 10_000;
+  } catch {
+    return NaN;
+  }
 }
