@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 
 import { ROOT_CONTEXT, type Span } from "@opentelemetry/api";
 
 import { traceProperties } from "../../src/telemetry/message-context.ts";
 import { isInert, withSpan } from "../../src/telemetry/span.ts";
-import { withSampler } from "../support/telemetry-with-sampler.ts";
+import { startWithSampler } from "../support/telemetry-with-sampler.ts";
 
 // withSpan runs twice for every message: a span nobody records must cost no attribute object.
 // One process, in order: first with no tracer provider at all, then with one whose sampler keeps nothing.
@@ -40,19 +40,21 @@ describe("a span nobody records", () => {
     );
   });
 
-  it("sampled out, never builds its attributes and exports nothing", async () => {
-    await withSampler("always_off", async (finished) => {
+  describe("sampled out", () => {
+    let telemetry: Awaited<ReturnType<typeof startWithSampler>>;
+    before(async () => (telemetry = await startWithSampler("always_off")));
+    after(() => telemetry.shutdown());
+
+    it("never builds its attributes and exports nothing", async () => {
       const seen = await spanOnce();
       assert.equal(seen.asked, 0);
       assert.equal(seen.recording, false);
       // Sampled out is not inert: its trace context still propagates (with the not-sampled flag) to what it calls.
       assert.equal(seen.inert, false);
-      assert.equal((await finished()).length, 0);
+      assert.equal((await telemetry.finished()).length, 0);
     });
-  });
 
-  it("sampled out, makes no child spans: they run under the parent, which still passes the trace on", async () => {
-    await withSampler("always_off", async () => {
+    it("makes no child spans: they run under the parent, which still passes the trace on", async () => {
       const seen = await withSpan("parent", { parent: ROOT_CONTEXT }, async (parent) =>
         withSpan("child", {}, async (child) => ({
           parent: parent.spanContext(),
