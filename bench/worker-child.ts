@@ -8,7 +8,7 @@ import { createWorkerFromEnv } from "../src/worker/start.ts";
  * validated), reporting each completion to the benchmark and the moment it is first ready.
  */
 export async function main(
-  record: (sentAt: unknown) => void,
+  record: (sentAt: unknown, messageId: string) => void,
   kind: "noop" | "api",
 ): Promise<{ stop: () => Promise<void>; ready: Promise<number> }> {
   const sentAt = new Map<string, unknown>();
@@ -27,7 +27,7 @@ export async function main(
     logger: createLogger({ level: "warn" }),
   });
   worker.on("delivery.settled", (event) => {
-    if (event.outcome.kind === "complete") record(sentAt.get(event.messageId));
+    if (event.outcome.kind === "complete") record(sentAt.get(event.messageId), event.messageId);
     sentAt.delete(event.messageId);
   });
   const ready = (async () => {

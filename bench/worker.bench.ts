@@ -4,7 +4,8 @@
  * - throughput draining a backlog, no-op handler (peek-lock + complete): keyless vs raw `subscribe()` at the same
  *   concurrency vs the broker's receive-and-delete ceiling;
  * - the same with a handler calling a 20 ms API with a role-scoped token;
- * - latency overhead at a fixed send rate both sustain: enqueue→complete minus the API's 20 ms, p50/p99;
+ * - latency overhead at a fixed send rate both sustain, p50/p99: enqueue→complete minus the API's own time for that
+ *   message (from its journal), after a warm-up drained at full speed (BENCH_LATENCY_WARMUP, default 5 000);
  * - keyless with telemetry on (OTLP/HTTP to a local receiver) vs off, no-op handler;
  * - the no-op rows again with a network round trip between consumer and broker (BENCH_RTT_MS, default 4 ms; a
  *   delaying TCP proxy on loopback): loopback alone hides what a real namespace costs per round trip;
@@ -20,7 +21,8 @@
  *
  *   npm run bench                      full: 10 000 measured after 15 000 warm-up, 5 rounds, 50 000 for RSS
  *   BENCH_QUICK=1 npm run bench        quick: 600 measured after 1000 warm-up, 3 rounds, 5 000 for RSS
- *   env: BENCH_MESSAGES, BENCH_WARMUP, BENCH_ROUNDS, BENCH_BACKLOG, BENCH_RATE, BENCH_CONCURRENCY, BENCH_RTT_MS (0: no such rows);
+ *   env: BENCH_MESSAGES, BENCH_WARMUP, BENCH_ROUNDS, BENCH_BACKLOG, BENCH_RATE, BENCH_LATENCY_WARMUP, BENCH_CONCURRENCY,
+ *   BENCH_RTT_MS (0: no such rows), BENCH_ONLY (row-name parts; a part ending in $ is a whole name);
  *   other WORKER_* variables reach the keyless consumers as they are (e.g. WORKER_READ_AHEAD=16)
  *
  * The local stack (identity, broker, sample API) runs in this process; each consumer runs in its own child process
@@ -34,7 +36,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from "node:net";
 
-type Result = Record<string, number | number[]>;
+type Result = Record<string, number | number[] | Array<[string, number]>>;
 type Scenario = "keyless-noop" | "keyless-api" | "raw-noop" | "raw-api" | "ceiling";
 
 const API_MS = 20;
@@ -50,6 +52,7 @@ async function parent(): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 5));
   const backlog = Number(process.env.BENCH_BACKLOG ?? (quick ? 5000 : 50_000));
   const rate = Number(process.env.BENCH_RATE ?? 200);
+  const latencyWarmup = Number(process.env.BENCH_LATENCY_WARMUP ?? (quick ? 500 : 5000));
   const rateSeconds = quick ? 3 : 6;
   const concurrency = process.env.BENCH_CONCURRENCY ?? "16";
   const { startLocalStack } = await import("../src/local/stack.ts");
@@ -126,7 +129,8 @@ async function parent(): Promise<void> {
     new Promise<Result>((resolve, reject) => {
       void (async () => {
         const warmupCount = how.warmup ?? 0;
-        if (how.preload) await send(warmupCount + count);
+        // A fixed-rate run drains its warm-up backlog first, at full speed, and is sent its measured messages after.
+        await send(how.preload ? warmupCount + count : warmupCount);
         // BENCH_CHILD_ARGS: Node options for the consumers only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
         // A keyless consumer runs as bin/keyless runs it: its Node flags and its compile cache (warm after the first).
         const keyless = name.startsWith("keyless");
@@ -158,6 +162,7 @@ async function parent(): Promise<void> {
         );
         let out = "";
         let readyLine = Promise.withResolvers<void>();
+        const warmLine = Promise.withResolvers<void>();
         // This process's CPU from the consumer's READY to its exit: what the broker (and, at a fixed rate, the
         // producer) spent per message. Beside the consumer's own, it shows which side a row is bound by.
         let cpuAtReady: NodeJS.CpuUsage | undefined;
@@ -167,9 +172,11 @@ async function parent(): Promise<void> {
             cpuAtReady ??= process.cpuUsage();
             readyLine.resolve();
           }
+          if (out.includes("WARM")) warmLine.resolve();
         });
         child.on("exit", () => {
           readyLine.resolve();
+          warmLine.resolve();
           const line = out.trim().split("\n").pop() ?? "";
           const cpu = process.cpuUsage(cpuAtReady);
           try {
@@ -183,6 +190,7 @@ async function parent(): Promise<void> {
         });
         if (!how.preload) {
           await readyLine.promise;
+          if (warmupCount > 0) await warmLine.promise;
           await sendAtRate(how.rate!, count / how.rate!);
         }
         readyLine = Promise.withResolvers<void>();
@@ -202,6 +210,30 @@ async function parent(): Promise<void> {
   // Head sampling, as a busy deployment would set it: a tenth of the messages' traces recorded (metrics unchanged).
   const sampled = { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" };
   const throughput = { preload: true, warmup };
+  const latency = { preload: false, rate, warmup: latencyWarmup, extraEnv: { BENCH_PER_MESSAGE: "1" } };
+  /**
+   * A fixed-rate run with each message's latency less the API's own time for that message (request in → answer
+   * out, from the API's journal, found by the Idempotency-Key both consumers send): what is left is the broker, the
+   * consumer and the HTTP between them. The API's own time is reported beside it.
+   */
+  const latencyRun = async (scenario: Scenario): Promise<Result> => {
+    const { perMessage, ...result } = await run(scenario, rate * rateSeconds, latency);
+    const apiMs = new Map<string, number>();
+    for (const entry of stack.ordersApi.journal())
+      if (entry.idempotencyKey)
+        apiMs.set(entry.idempotencyKey, (apiMs.get(entry.idempotencyKey) ?? 0) + entry.durationMs);
+    const pairs = perMessage as unknown as Array<[string, number]>;
+    const own = pairs.map(([id]) => apiMs.get(id) ?? NaN);
+    const overhead = pairs.map(([, ms], i) => ms - own[i]!);
+    if (own.some(Number.isNaN)) throw new Error(`${scenario}: a message the API's journal has no call for`);
+    return {
+      ...result,
+      p50: quantile(overhead, 0.5),
+      p99: quantile(overhead, 0.99),
+      apiP50: quantile(own, 0.5),
+      apiP99: quantile(own, 0.99),
+    };
+  };
   for (let round = 1; round <= rounds; round += 1) {
     const order: Array<[string, () => Promise<Result>]> = [
       ["no-op  keyless", () => run("keyless-noop", n, throughput)],
@@ -223,17 +255,17 @@ async function parent(): Promise<void> {
         : []),
       [`${API_MS}ms API keyless`, () => run("keyless-api", n, throughput)],
       [`${API_MS}ms API raw subscribe()`, () => run("raw-api", n, throughput)],
-      [`latency @${rate}/s keyless`, () => run("keyless-api", rate * rateSeconds, { preload: false, rate })],
-      [
-        `latency @${rate}/s raw subscribe()`,
-        () => run("raw-api", rate * rateSeconds, { preload: false, rate }),
-      ],
+      [`latency @${rate}/s keyless`, () => latencyRun("keyless-api")],
+      [`latency @${rate}/s raw subscribe()`, () => latencyRun("raw-api")],
     ];
     // Alternate the order each round so neither side always runs first (warm caches, another process's load).
     if (round % 2 === 0) order.reverse();
-    // BENCH_ONLY: a comma-separated list of row-name parts, to run some rows only (profiling, quick looks).
+    // BENCH_ONLY: a comma-separated list of row-name parts, to run some rows only (profiling, quick looks); a part
+    // ending in $ is a whole row name ("no-op  keyless$" without the OTLP rows).
     const only = process.env.BENCH_ONLY?.split(",");
-    for (const [row, go] of order) if (!only || only.some((o) => row.includes(o))) add(row, await go());
+    const chosen = (row: string) =>
+      !only || only.some((o) => (o.endsWith("$") ? row === o.slice(0, -1) : row.includes(o)));
+    for (const [row, go] of order) if (chosen(row)) add(row, await go());
     process.stderr.write(`round ${round}/${rounds} done\n`);
   }
 
@@ -247,10 +279,12 @@ async function parent(): Promise<void> {
     console.log(
       `  ${row.padEnd(38)} ${fmt(col(row, "rate")).padEnd(22)} ${`${fmt(col(row, "cpuUsPerMessage"))} µs`.padEnd(22)} ${`V8 threads ${med(col(row, "v8UsPerMessage"))} µs`.padEnd(20)} broker ${fmt(col(row, "brokerCpuUsPerMessage"))} µs`,
     );
-  console.log(`\nlatency enqueue→complete minus the API's ${API_MS} ms, ms: p50 / p99 medians (min–max)`);
+  console.log(
+    `\nlatency overhead, ms: enqueue → complete minus the API's own time for that message, after ${latencyWarmup} messages of warm-up; p50 / p99 medians (min–max), and the API's own time (its ${API_MS} ms and the rest)`,
+  );
   for (const row of Object.keys(table).filter((r) => r.startsWith("latency")))
     console.log(
-      `  ${row.padEnd(38)} p50 ${fmt(col(row, "p50").map((x) => x - API_MS))}   p99 ${fmt(col(row, "p99").map((x) => x - API_MS))}`,
+      `  ${row.padEnd(38)} p50 ${fmt(col(row, "p50"))}   p99 ${fmt(col(row, "p99"))}   API's own p50 ${med(col(row, "apiP50"))}, p99 ${med(col(row, "apiP99"))}`,
     );
   // Ratios are taken round by round, then their median: this machine's speed drifts more between rounds than between
   // the neighbouring rows of one round. The CPU per message is the steadier figure; the rate depends on the other
@@ -289,6 +323,9 @@ async function parent(): Promise<void> {
   );
   console.log(
     `  telemetry on, 10 % sampled:       ${cost("no-op  keyless + OTLP, 10 % sampled", "no-op  keyless")}`,
+  );
+  console.log(
+    `  latency overhead at ${rate} msg/s:    p99 ${fmt(col(`latency @${rate}/s keyless`, "p99"))} ms (goal < 5 ms; raw subscribe() ${med(col(`latency @${rate}/s raw subscribe()`, "p99"))})`,
   );
   console.log(
     `  start → ready:                    ${fmt(readyMs.map(Math.round))} ms from process start (goal < 1.5 s)`,
@@ -348,6 +385,12 @@ async function delayingProxy(target: number, oneWayMs: number): Promise<{ port: 
   };
 }
 
+/** The q-quantile of `xs` (sorted here), nearest rank. */
+function quantile(xs: number[], q: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
 /** Least-squares slope of evenly spaced samples, per sample. */
 function linearSlope(ys: number[]): number {
   const n = ys.length;
@@ -384,11 +427,14 @@ async function child(name: Scenario): Promise<void> {
         }, 1000)
       : undefined;
   const done = Promise.withResolvers<void>();
-  const record = (sentAt: unknown) => {
+  const latencyIds: string[] = [];
+  const record = (sentAt: unknown, messageId: unknown) => {
     settled += 1;
+    if (settled === warmup) process.stdout.write("WARM\n"); // a fixed-rate run's sender waits for this
     if (settled <= warmup) return; // warm-up: not measured
     first ||= Date.now();
     latencies.push(Date.now() - Number(sentAt));
+    latencyIds.push(String(messageId));
     if (latencies.length >= count) done.resolve();
   };
   const { trustExtraCaFromEnvironment } = await import("../src/cli/extra-ca.ts");
@@ -435,7 +481,7 @@ async function child(name: Scenario): Promise<void> {
           if (name === "raw-api") await callApi(message);
           // Completed here (not by autoComplete after we return) so that a completion is measured, as for keyless.
           if (!ceiling) await receiver.completeMessage(message);
-          record(message.applicationProperties?.sentAt);
+          record(message.applicationProperties?.sentAt, message.messageId);
         },
         async processError() {},
       },
@@ -474,21 +520,22 @@ async function child(name: Scenario): Promise<void> {
   await stop();
   await telemetry.shutdown();
   clearInterval(sampler);
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  // A fixed-rate run reports each message's latency with its id, so that the API's own time for that message can be
+  // taken off (the parent has the API's journal).
+  const perMessage =
+    process.env.BENCH_PER_MESSAGE === "1" ? latencyIds.map((id, i) => [id, latencies[i]]) : [];
   console.log(
     JSON.stringify({
       rate: Math.round((count / Math.max(1, durationMs)) * 1000),
       cpuUsPerMessage,
       v8UsPerMessage,
-      p50: at(0.5),
-      p99: at(0.99),
       readyMs: Math.round(readyMs),
       rssSamples,
       heapSamples,
       heapAfterMb,
       externalSamples,
       totalSamples,
+      perMessage,
     }),
   );
 }
