@@ -26,7 +26,9 @@
  *   other WORKER_* variables reach the keyless consumers as they are (e.g. WORKER_READ_AHEAD=16)
  *
  * The local stack (identity, broker, sample API) runs in this process; each consumer runs in its own child process
- * so its memory and telemetry set-up are its own.
+ * so its memory and telemetry set-up are its own. Both consumers load this repository's node_modules, rhea's patches
+ * included (docs/upstream.md): `subscribe()` here has TCP_NODELAY and coalesced writes, as a project without the
+ * patches would not.
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
