@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
+import { MIN_TOKEN_LIFETIME_SECONDS } from "../../src/local/tenant/index.ts";
 import { startPausableProxy, type PausableProxy } from "../support/pausable-proxy.ts";
 import { sampleTenant, startTestStack, type TestStack } from "../support/stack.ts";
 import { assertConserved, report } from "./conservation.ts";
@@ -31,7 +32,7 @@ describe("the identity endpoint stopped mid-run", () => {
   let w: TestWorker;
   before(async () => {
     // Tokens of the shortest lifetime, so the worker asks the endpoint for each one (inside MSAL's refresh window).
-    const tenant = { ...(await sampleTenant()), tokenLifetimeSeconds: 60 };
+    const tenant = { ...(await sampleTenant()), tokenLifetimeSeconds: MIN_TOKEN_LIFETIME_SECONDS };
     stack = await startTestStack({ tenant, topology: shortLockTopology("PT5S", 3) });
     const direct = new URL(stack.env().IDENTITY_ENDPOINT!);
     proxy = await startPausableProxy(Number(direct.port));

@@ -77,14 +77,23 @@ const serviceBusRoleAssignment = z.strictObject({
     ),
 });
 
+/** The shortest token lifetime the stack issues (see tokenLifetimeSeconds below). */
+export const MIN_TOKEN_LIFETIME_SECONDS = 180;
+
 export const tenantFileSchema = z.strictObject({
   $comment: z.string().optional(),
   tenantId: guid,
-  /** Lifetime of issued tokens. Azure's managed-identity tokens live ~24 h; shorter makes role changes visible sooner. */
+  /**
+   * Lifetime of issued tokens. Azure's managed-identity tokens live ~24 h; shorter makes role changes visible sooner.
+   * At least 180 s: `@azure/service-bus` renews a link's claim 2 minutes before its token expires, and a token that
+   * lives shorter sets that timer negative, so each link asks for a token every millisecond (docs/upstream.md).
+   */
   tokenLifetimeSeconds: z
     .number()
     .int()
-    .min(60)
+    .min(MIN_TOKEN_LIFETIME_SECONDS, {
+      message: `at least ${MIN_TOKEN_LIFETIME_SECONDS}: the Service Bus SDK renews its claim 2 minutes before a token expires, and a shorter token makes it ask for one every millisecond`,
+    })
     .max(86_400 * 2)
     .default(3600),
   managedIdentities: z.array(managedIdentity).default([]),
