@@ -4,20 +4,13 @@
  * a plain rhea server and client over loopback, counting the client socket's writes while it sends a burst.
  */
 import assert from "node:assert/strict";
-import { globSync } from "node:fs";
-import { createRequire } from "node:module";
 import type { AddressInfo, Socket } from "node:net";
-import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 
 import type * as Rhea from "rhea";
+import { loadRhea, rheaCopies } from "./rhea-copies.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const copies = globSync("node_modules/**/rhea/lib/transport.js", { cwd: root }).map((file) =>
-  dirname(dirname(file)),
-);
-const load = (copy: string) => createRequire(join(root, "package.json"))(join(root, copy)) as typeof Rhea;
+const copies = rheaCopies("transport.js");
 
 /** Sends `count` messages in one synchronous loop; resolves with the socket writes that carried them. */
 async function writesForBurst(
@@ -62,7 +55,7 @@ describe("rhea's socket writes (patched)", () => {
 
   for (const copy of copies) {
     it(`${copy}: sends the frames of one tick in one socket write`, async () => {
-      const { writes, received } = await writesForBurst(load(copy), 50);
+      const { writes, received } = await writesForBurst(loadRhea(copy), 50);
       assert.equal(received, 50);
       // Unpatched, each of the 50 transfers is its own write.
       assert.ok(writes <= 2, `50 transfers in one tick took ${writes} socket writes`);

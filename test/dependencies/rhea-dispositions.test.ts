@@ -5,23 +5,16 @@
  * until it has one), with a plain rhea server and client over loopback and the server recording the frames.
  */
 import assert from "node:assert/strict";
-import { globSync } from "node:fs";
-import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 
 import type * as Rhea from "rhea";
 import type { Delivery } from "rhea";
 
 import { type RecordedFrame, recordIncomingFrames } from "../../src/local/test/support/amqp-frames.ts";
+import { loadRhea, rheaCopies } from "./rhea-copies.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const copies = globSync("node_modules/**/rhea/lib/session.js", { cwd: root }).map((file) =>
-  dirname(dirname(file)),
-);
-const load = (copy: string) => createRequire(join(root, "package.json"))(join(root, copy)) as typeof Rhea;
+const copies = rheaCopies("session.js");
 
 interface Disposition {
   first: number;
@@ -99,7 +92,7 @@ describe("rhea's dispositions for deliveries settled in one tick", () => {
 
   for (const copy of copies) {
     describe(copy, () => {
-      const rhea = load(copy);
+      const rhea = loadRhea(copy);
 
       it("sends an accept and a reject of consecutive deliveries as two dispositions, each with its own outcome", async () => {
         const frames = await dispositionsFor(rhea, 2, ([a, b]) => {

@@ -6,20 +6,13 @@
  * unacknowledged waited for the peer's ACK. Checked for every copy of rhea the install holds, over loopback.
  */
 import assert from "node:assert/strict";
-import { globSync } from "node:fs";
-import { createRequire } from "node:module";
 import { type AddressInfo, Socket } from "node:net";
-import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 
 import type * as Rhea from "rhea";
+import { loadRhea, rheaCopies } from "./rhea-copies.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const copies = globSync("node_modules/**/rhea/lib/connection.js", { cwd: root })
-  .filter((file) => !file.includes("rhea-promise/lib"))
-  .map((file) => dirname(dirname(file)));
-const load = (copy: string) => createRequire(join(root, "package.json"))(join(root, copy)) as typeof Rhea;
+const copies = rheaCopies("connection.js");
 
 // Every setNoDelay call, by the socket it was made on (rhea makes it before the socket is connected).
 const calls = new WeakMap<Socket, boolean[]>();
@@ -69,11 +62,11 @@ describe("rhea's client sockets (patched)", () => {
   for (const copy of copies) {
     it(`${copy}: turns Nagle's algorithm off on a client socket whose receiver is attached through a session`, async () => {
       // Unpatched: no call at all.
-      assert.deepEqual(await noDelayCallsOfSessionReceiver(load(copy)), [true]);
+      assert.deepEqual(await noDelayCallsOfSessionReceiver(loadRhea(copy)), [true]);
     });
 
     it(`${copy}: keeps Nagle's algorithm for a connection that asks for it with tcp_no_delay: false`, async () => {
-      assert.deepEqual(await noDelayCallsOfSessionReceiver(load(copy), { tcp_no_delay: false }), []);
+      assert.deepEqual(await noDelayCallsOfSessionReceiver(loadRhea(copy), { tcp_no_delay: false }), []);
     });
   }
 });
