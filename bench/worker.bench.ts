@@ -224,7 +224,7 @@ async function parent(): Promise<void> {
     for (const entry of stack.ordersApi.journal())
       if (entry.idempotencyKey)
         apiMs.set(entry.idempotencyKey, (apiMs.get(entry.idempotencyKey) ?? 0) + entry.durationMs);
-    const pairs = perMessage as unknown as Array<[string, number]>;
+    const pairs = perMessage as Array<[string, number]>;
     const own = pairs.map(([id]) => apiMs.get(id) ?? NaN);
     const overhead = pairs.map(([, ms], i) => ms - own[i]!);
     if (own.some(Number.isNaN)) throw new Error(`${scenario}: a message the API's journal has no call for`);
@@ -411,7 +411,8 @@ async function child(name: Scenario): Promise<void> {
   const count = Number(process.env.BENCH_COUNT);
   const warmup = Number(process.env.BENCH_WARMUP ?? 0);
   let settled = 0;
-  const latencies: number[] = [];
+  // Each measured message: its id and its latency, enqueue → settled, ms.
+  const latencies: Array<[string, number]> = [];
   let first = 0;
   const rssSamples: number[] = [];
   const mb = () => Math.round(process.memoryUsage().rss / 1024 / 1024);
@@ -429,14 +430,12 @@ async function child(name: Scenario): Promise<void> {
         }, 1000)
       : undefined;
   const done = Promise.withResolvers<void>();
-  const latencyIds: string[] = [];
   const record = (sentAt: unknown, messageId: unknown) => {
     settled += 1;
     if (settled === warmup) process.stdout.write("WARM\n"); // a fixed-rate run's sender waits for this
     if (settled <= warmup) return; // warm-up: not measured
     first ||= Date.now();
-    latencies.push(Date.now() - Number(sentAt));
-    latencyIds.push(String(messageId));
+    latencies.push([String(messageId), Date.now() - Number(sentAt)]);
     if (latencies.length >= count) done.resolve();
   };
   const { trustExtraCaFromEnvironment } = await import("../src/cli/extra-ca.ts");
@@ -524,8 +523,7 @@ async function child(name: Scenario): Promise<void> {
   clearInterval(sampler);
   // A fixed-rate run reports each message's latency with its id, so that the API's own time for that message can be
   // taken off (the parent has the API's journal).
-  const perMessage =
-    process.env.BENCH_PER_MESSAGE === "1" ? latencyIds.map((id, i) => [id, latencies[i]]) : [];
+  const perMessage = process.env.BENCH_PER_MESSAGE === "1" ? latencies : [];
   console.log(
     JSON.stringify({
       rate: Math.round((count / Math.max(1, durationMs)) * 1000),
