@@ -42,10 +42,20 @@ async function watchLocks(stack: TestStack, done: Promise<unknown>) {
   return most;
 }
 
-async function sendTo(stack: TestStack, entity: string, count: number) {
+/**
+ * The most messages the broker ever had locked at once on `entity`. Exact, not sampled: the broker counts at each lock,
+ * so a credit that reached it before the settlement it replaces (see "What one worker holds" in
+ * docs/configuration.md) shows here even when sampling misses it.
+ */
+async function mostLockedAt(stack: TestStack, entity: string) {
+  return (await stack.waitForCounts(entity, () => true)).mostLocked;
+}
+
+/** `count` orders to fulfil; each makes the sample API take `apiMs` (0: answers at once). */
+async function sendTo(stack: TestStack, entity: string, count: number, apiMs = 150) {
   const sent = Array.from({ length: count }, () => ({
     messageId: randomUUID(),
-    orderId: `slow-150-${randomUUID()}`,
+    orderId: apiMs > 0 ? `slow-${apiMs}-${randomUUID()}` : randomUUID(),
   }));
   await stack.send(
     entity,
@@ -97,10 +107,7 @@ describe("one custody across entities: WORKER_CONCURRENCY + WORKER_READ_AHEAD bo
           `locked at the broker at most ${JSON.stringify(most)}`,
         );
         assert.ok(most.total <= 6, `total locked ${most.total} within the budget of 6`);
-        // Exact, not sampled: the broker counts at each lock, so a credit that reached it before the settlement it
-        // replaces (see "What one worker holds" in docs/configuration.md) shows here even when sampling misses it.
-        const peak = async (name: string) => (await stack.waitForCounts(name, () => true)).mostLocked;
-        const [peakA, peakB] = [await peak("orders"), await peak("orders-b")];
+        const [peakA, peakB] = [await mostLockedAt(stack, "orders"), await mostLockedAt(stack, "orders-b")];
         assert.ok(
           peakA <= 3 && peakB <= 3,
           `the broker never had more than 3 locked on either: ${peakA}, ${peakB}`,
@@ -122,11 +129,7 @@ describe("one custody across entities: WORKER_CONCURRENCY + WORKER_READ_AHEAD bo
     // against a budget of 3 (docs/configuration.md, "What one worker holds"). Quick handlers make that race the
     // common case, which the slow-handler tests above rarely meet.
     for (let run = 1; run <= 3; run += 1) {
-      const sent = Array.from({ length: 300 }, () => ({ messageId: randomUUID(), orderId: randomUUID() }));
-      await stack.send(
-        FAST,
-        sent.map((s) => ({ messageId: s.messageId, subject: "orders.fulfil", body: { orderId: s.orderId } })),
-      );
+      const sent = await sendTo(stack, FAST, 300, 0);
       const w = await startTestWorker(stack, {
         SERVICEBUS_ENTITIES: FAST,
         WORKER_CONCURRENCY: "2",
@@ -134,7 +137,7 @@ describe("one custody across entities: WORKER_CONCURRENCY + WORKER_READ_AHEAD bo
       });
       try {
         const counts = await assertConserved(stack, FAST, sent, 45_000);
-        const { mostLocked } = await stack.waitForCounts(FAST, () => true);
+        const mostLocked = await mostLockedAt(stack, FAST);
         report("quick-rooms", run, counts, `most locked at the broker ${mostLocked}`);
         assert.ok(mostLocked <= 3, `the broker never had more than the budget of 3 locked: ${mostLocked}`);
         assert.equal(mostLocked, 3, "the window was used");
